@@ -1,0 +1,42 @@
+# Two entry points for a newcomer: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit integration reliability reliability-full bench lock clean
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) pip install --quiet --python $(PY) -r requirements/lock.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	touch $@
+
+demo: $(STAMP)
+	$(PY) -m airflow_provider_hokusai.demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+reliability-full: $(STAMP)
+	$(PY) -m bench.reliability $(ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench.run $(ARGS)
+
+lock: $(STAMP)
+	$(UV) pip compile requirements/requirements.in --python-version 3.11 -o requirements/lock.txt
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

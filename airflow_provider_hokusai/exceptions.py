@@ -1,0 +1,72 @@
+"""Exceptions raised by the Hokusai provider.
+
+Two families matter to Airflow: :class:`HokusaiPermanentError` subclasses ``AirflowFailException`` so a task
+fails at once without burning its retries (a bad message will never become good by retrying), while
+:class:`HokusaiRetryableError` subclasses ``AirflowException`` so Airflow's retries with backoff take over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class HokusaiError(Exception):
+    """Base class of every error raised by this provider."""
+
+
+class HokusaiPermanentError(HokusaiError, AirflowFailException):
+    """An error that retrying cannot fix; the task fails without further attempts."""
+
+
+class HokusaiRetryableError(HokusaiError, AirflowException):
+    """A transient error (broker down, timeout); Airflow's task retries should take over."""
+
+
+class FieldError(tuple[str, str]):
+    """One failing ``(field, rule)`` pair."""
+
+    __slots__ = ()
+
+    def __new__(cls, field: str, rule: str) -> FieldError:
+        return super().__new__(cls, (field, rule))
+
+    @property
+    def field(self) -> str:
+        return self[0]
+
+    @property
+    def rule(self) -> str:
+        return self[1]
+
+
+class InvalidInputError(HokusaiPermanentError, ValueError):
+    """Input that breaks a rule; the message names every failing field and its rule."""
+
+    subject = "input"
+
+    def __init__(self, errors: Sequence[tuple[str, str]]) -> None:
+        self.errors: list[FieldError] = [FieldError(f, r) for f, r in errors]
+        detail = "; ".join(f"{e.field}: {e.rule}" for e in self.errors)
+        super().__init__(f"invalid {self.subject} ({len(self.errors)} error(s)): {detail}")
+
+    @property
+    def fields(self) -> list[str]:
+        return [e.field for e in self.errors]
+
+
+class InvalidModelReadyMessage(InvalidInputError):
+    """A ``model_ready_to_deploy`` message that the token deployer would reject."""
+
+    subject = "model_ready_to_deploy message"
+
+
+class InvalidBaselineInput(InvalidInputError):
+    """A metric value, baseline or threshold that cannot be compared."""
+
+    subject = "baseline comparison input"
+
+
+class BaselineNotMetError(HokusaiPermanentError):
+    """The candidate finished but did not beat its baseline."""

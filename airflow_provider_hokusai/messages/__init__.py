@@ -1,0 +1,24 @@
+"""Message contracts published by the Hokusai provider."""
+
+from __future__ import annotations
+
+from airflow_provider_hokusai.messages.model_ready import (
+    MESSAGE_ID_TAG,
+    MESSAGE_TYPE,
+    MESSAGE_VERSION,
+    ModelReadyToDeployMessage,
+    build_model_ready_message,
+    message_id_for,
+)
+from airflow_provider_hokusai.messages.schema import SCHEMA_PATH, load_schema
+
+__all__ = [
+    "MESSAGE_ID_TAG",
+    "MESSAGE_TYPE",
+    "MESSAGE_VERSION",
+    "SCHEMA_PATH",
+    "ModelReadyToDeployMessage",
+    "build_model_ready_message",
+    "load_schema",
+    "message_id_for",
+]

@@ -1,0 +1,270 @@
+"""The ``model_ready_to_deploy`` message, version ``1.0``: the contract with Hokusai's token deployer.
+
+The deployer pops each message from its queue and validates it as a flat JSON object, rejecting unknown keys,
+so this model is strict both ways: it accepts exactly what it emits. Absent optional fields are left out of the
+JSON (never ``null``) and non-finite numbers are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from airflow_provider_hokusai.baseline import Direction, compare
+from airflow_provider_hokusai.exceptions import InvalidBaselineInput, InvalidModelReadyMessage
+
+MESSAGE_TYPE = "model_ready_to_deploy"
+MESSAGE_VERSION = "1.0"
+TOKEN_SYMBOL_PATTERN = r"^[A-Z0-9-]{1,10}$"
+CONTRIBUTOR_ADDRESS_PATTERN = r"^0x[a-fA-F0-9]{40}$"
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
+MESSAGE_ID_TAG = "message_id"
+MAX_TAGS = 50
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 1024
+MAX_NAME_LENGTH = 512
+
+# A fixed namespace: the same (model_name, model_version) yields the same message id on every machine, forever.
+MESSAGE_ID_NAMESPACE = uuid.UUID("5d2c3c9e-6f0a-5b8e-9a51-6b6f6b757361")
+
+
+def message_id_for(model_name: str, model_version: str | int) -> str:
+    """Deterministic message id (UUIDv5) of the announcement of one registered model version."""
+    return str(uuid.uuid5(MESSAGE_ID_NAMESPACE, json.dumps([model_name, str(model_version)])))
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _version_to_str(value: Any) -> Any:
+    # MLflow's client hands versions back as str, its entities sometimes as int; both mean the same version.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _utc_timestamp(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("datetime must be timezone-aware (UTC)")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+def utc_now_timestamp() -> str:
+    """Current time as the contract's ISO 8601 UTC string with ``Z``."""
+    return _utc_timestamp(datetime.now(UTC))
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+TagKey = Annotated[str, Field(min_length=1, max_length=MAX_TAG_KEY_LENGTH)]
+TagValue = Annotated[str, Field(max_length=MAX_TAG_VALUE_LENGTH)]
+
+_OPTIONAL_FIELDS = ("contributor_address", "experiment_name", "tags")
+
+
+def _wire_schema(schema: dict[str, Any]) -> None:
+    # Optional fields are omitted on the wire, never null: a "default": null in the schema would suggest otherwise.
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", ...) is None:
+            del prop["default"]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://hokusai.ai/schemas/model_ready_to_deploy/1.0.json"
+    schema["description"] = (
+        "Announcement that a registered model version beat its baseline and is ready for token deployment."
+    )
+
+
+class ModelReadyToDeployMessage(BaseModel):
+    """
+    One announcement that a registered model version beat its baseline and is ready for token deployment.
+
+    Build it with :func:`build_model_ready_message` (which computes the improvement and the message id), or
+    validate a received payload with :meth:`from_json`. Serialize with :meth:`to_json` / :meth:`to_dict`.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        title=MESSAGE_TYPE,
+        json_schema_extra=_wire_schema,
+    )
+
+    model_id: NonEmptyStr = Field(description="Stable identity of the model across versions.")
+    token_symbol: Annotated[str, BeforeValidator(_upper), Field(pattern=TOKEN_SYMBOL_PATTERN)] = Field(
+        description="Symbol of the model's token; upper case."
+    )
+    metric_name: NonEmptyStr = Field(description="Name of the benchmark metric.")
+    baseline_value: PositiveNumber = Field(description="Baseline value the model had to beat.")
+    current_value: PositiveNumber = Field(description="The model version's value of the metric.")
+    model_name: NonEmptyStr = Field(description="Registered model name in MLflow.")
+    model_version: Annotated[str, BeforeValidator(_version_to_str), Field(min_length=1, max_length=64)] = Field(
+        description="Registered model version, as a string."
+    )
+    mlflow_run_id: NonEmptyStr = Field(description="MLflow run that produced the model.")
+    improvement_percentage: PositiveNumber = Field(
+        description="Direction-aware improvement over the baseline, in percent of the baseline."
+    )
+    contributor_address: Annotated[str, Field(pattern=CONTRIBUTOR_ADDRESS_PATTERN)] | SkipJsonSchema[None] = Field(
+        default=None, description="Contributor's wallet address."
+    )
+    experiment_name: NonEmptyStr | SkipJsonSchema[None] = Field(default=None, description="MLflow experiment.")
+    tags: Annotated[dict[TagKey, TagValue], Field(max_length=MAX_TAGS)] | SkipJsonSchema[None] = Field(
+        default=None, description="Extensibility slot for string metadata; carries message_id."
+    )
+    timestamp: Annotated[str, BeforeValidator(_utc_timestamp), Field(pattern=TIMESTAMP_PATTERN)] = Field(
+        description="ISO 8601 UTC time of the announcement, ending in Z."
+    )
+    message_version: Literal["1.0"] = Field(description="Contract version; exactly 1.0.")
+
+    @field_validator(*_OPTIONAL_FIELDS, mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        # The deployer's schema has no null: an absent optional field is left out of the JSON, never sent as null.
+        if value is None:
+            raise ValueError("must be omitted rather than null")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _real_time(cls, value: str) -> str:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return value
+
+    @model_validator(mode="after")
+    def _message_id_matches(self) -> ModelReadyToDeployMessage:
+        if self.tags and MESSAGE_ID_TAG in self.tags:
+            expected = message_id_for(self.model_name, self.model_version)
+            if self.tags[MESSAGE_ID_TAG] != expected:
+                raise ValueError(
+                    f"tags.{MESSAGE_ID_TAG} must be the deterministic id of (model_name, model_version): {expected}"
+                )
+        return self
+
+    @property
+    def message_id(self) -> str:
+        """Deterministic id of this announcement; consumers and the queue hooks deduplicate on it."""
+        return message_id_for(self.model_name, self.model_version)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat JSON object, absent optional fields left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_json(self) -> str:
+        """Compact JSON exactly as it goes on the wire."""
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def from_json(cls, payload: str | bytes | Mapping[str, Any]) -> ModelReadyToDeployMessage:
+        """Validate a received payload (JSON text or an already decoded object)."""
+        try:
+            if isinstance(payload, str | bytes):
+                return cls.model_validate_json(payload)
+            return cls.model_validate(dict(payload))
+        except ValidationError as exc:
+            raise InvalidModelReadyMessage(_field_errors(exc)) from None
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of the wire format (the committed ``schemas/model_ready_to_deploy.v1.json``)."""
+        return cls.model_json_schema(mode="serialization")
+
+
+def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "message"
+        rule = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            rule = "unknown key; the contract allows no other keys"
+        errors.append((loc, rule))
+    return errors
+
+
+def build_model_ready_message(
+    *,
+    model_name: str,
+    model_version: str | int,
+    mlflow_run_id: str,
+    token_symbol: str,
+    metric_name: str,
+    current_value: float,
+    baseline_value: float,
+    direction: str | Direction | None = None,
+    model_id: str | None = None,
+    contributor_address: str | None = None,
+    experiment_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    timestamp: str | datetime | None = None,
+) -> ModelReadyToDeployMessage:
+    """
+    Build and validate a ``model_ready_to_deploy`` message.
+
+    The improvement percentage comes from :func:`airflow_provider_hokusai.baseline.compare` (direction inferred
+    from the metric name unless given); ``model_id`` defaults to the registered model name; ``tags`` gain the
+    deterministic ``message_id``; ``timestamp`` defaults to now (UTC).
+
+    :raises InvalidModelReadyMessage: naming every failing field and its rule; nothing is built.
+    """
+    errors: list[tuple[str, str]] = []
+    improvement: float = math.nan
+    try:
+        comparison = compare(metric_name, current_value, baseline_value, direction=direction)
+        improvement = comparison.improvement_percentage
+        if not comparison.passed:
+            errors.append(("improvement_percentage", f"must be > 0; {comparison.reason}"))
+    except InvalidBaselineInput as exc:
+        errors.extend(exc.errors)
+        # The improvement is undefined when its inputs are invalid; that is already reported above.
+        errors_on_derived = ("improvement_percentage", "cannot be computed from invalid metric values")
+        if not any(field in ("current_value", "baseline_value") for field, _ in exc.errors):
+            errors.append(errors_on_derived)
+
+    all_tags = dict(tags or {})
+    if isinstance(model_name, str) and isinstance(model_version, str | int) and not isinstance(model_version, bool):
+        all_tags.setdefault(MESSAGE_ID_TAG, message_id_for(model_name, model_version))
+    fields: dict[str, Any] = {
+        "model_id": model_id if model_id is not None else model_name,
+        "token_symbol": token_symbol,
+        "metric_name": metric_name,
+        "baseline_value": baseline_value,
+        "current_value": current_value,
+        "model_name": model_name,
+        "model_version": model_version,
+        "mlflow_run_id": mlflow_run_id,
+        "improvement_percentage": improvement,
+        "contributor_address": contributor_address,
+        "experiment_name": experiment_name,
+        "tags": all_tags,
+        "timestamp": timestamp if timestamp is not None else utc_now_timestamp(),
+        "message_version": MESSAGE_VERSION,
+    }
+    # None means "absent" for the optional fields of a builder call.
+    fields = {k: v for k, v in fields.items() if not (k in _OPTIONAL_FIELDS and v is None)}
+    try:
+        message = ModelReadyToDeployMessage.model_validate(fields)
+    except ValidationError as exc:
+        seen = {field for field, _ in errors} | ({"improvement_percentage"} if math.isnan(improvement) else set())
+        errors.extend(e for e in _field_errors(exc) if e[0] not in seen)
+    if errors:
+        raise InvalidModelReadyMessage(errors)
+    return message

@@ -1,0 +1,22 @@
+"""Session-wide test set-up: an isolated AIRFLOW_HOME and the real-server fixtures."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Airflow reads its configuration at import time, so the isolated home must exist before anything imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hokusai-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}")
+
+pytest_plugins = [
+    "tests.fixtures.redis",
+    "tests.fixtures.sqs",
+    "tests.fixtures.mlflow",
+]
