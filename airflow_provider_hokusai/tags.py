@@ -1,0 +1,35 @@
+"""Names of the MLflow model-version tags the provider reads and writes.
+
+The registry is the source of truth for the announcement: RegisterModelOperator writes the validation evidence,
+PublishModelReadyOperator reads it back and records its receipt (or failure) next to it. The first three names
+are the existing Hokusai platform's and must not change.
+"""
+
+from __future__ import annotations
+
+# Backward-compatible names from the existing platform.
+TOKEN_ID = "hokusai_token_id"
+BENCHMARK_METRIC = "benchmark_metric"
+BENCHMARK_VALUE = "benchmark_value"
+
+# Validation evidence written at registration.
+STATUS = "hokusai_status"
+STATUS_VALIDATED = "validated"
+CURRENT_VALUE = "hokusai_current_value"
+DIRECTION = "hokusai_direction"
+IMPROVEMENT_PERCENTAGE = "hokusai_improvement_percentage"
+RUN_ID = "hokusai_run_id"
+MODEL_ID = "hokusai_model_id"
+EXPERIMENT_NAME = "hokusai_experiment_name"
+CONTRIBUTOR_ADDRESS = "hokusai_contributor_address"
+
+# Announcement bookkeeping written by PublishModelReadyOperator / reconciliation.
+ANNOUNCEMENT_STATUS = "hokusai_announcement_status"
+ANNOUNCEMENT_PUBLISHED = "published"
+ANNOUNCEMENT_FAILED = "failed"
+ANNOUNCEMENT_MESSAGE_ID = "hokusai_announcement_message_id"
+ANNOUNCEMENT_BACKEND = "hokusai_announcement_backend"
+ANNOUNCEMENT_QUEUE = "hokusai_announcement_queue"
+ANNOUNCEMENT_BROKER_ID = "hokusai_announcement_broker_id"
+ANNOUNCED_AT = "hokusai_announced_at"
+ANNOUNCEMENT_ERROR = "hokusai_announcement_error"
