@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from airflow_provider_hokusai.exceptions import InvalidBaselineInput
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Which way a metric improves."""
 
     HIGHER_IS_BETTER = "higher_is_better"
@@ -44,7 +44,7 @@ class Direction(str, Enum):
             ) from None
 
 
-class MinImprovementMode(str, Enum):
+class MinImprovementMode(StrEnum):
     """How ``min_improvement`` is read: percent of the baseline, or metric units."""
 
     RELATIVE = "relative"
@@ -54,7 +54,20 @@ class MinImprovementMode(str, Enum):
 # Exact names (after normalisation) of metrics that improve downwards; anything ending in "loss" or "error"
 # is lower-is-better too. Everything else (accuracy, auroc, f1, precision, recall, r2, ...) improves upwards.
 LOWER_IS_BETTER_METRICS = frozenset(
-    {"mse", "rmse", "mae", "mape", "smape", "msle", "rmsle", "log_loss", "logloss", "perplexity", "brier", "wer"}
+    {
+        "mse",
+        "rmse",
+        "mae",
+        "mape",
+        "smape",
+        "msle",
+        "rmsle",
+        "log_loss",
+        "logloss",
+        "perplexity",
+        "brier",
+        "wer",
+    }
 )
 _LOWER_SUFFIXES = ("loss", "error")
 
@@ -169,10 +182,9 @@ def compare(
 
     pct = improvement_percentage(current, baseline, resolved)
     gain = current - baseline if resolved is Direction.HIGHER_IS_BETTER else baseline - current
-    if mode is MinImprovementMode.RELATIVE:
-        meets_minimum = pct >= minimum
-    else:
-        meets_minimum = gain >= minimum
+    achieved = pct if mode is MinImprovementMode.RELATIVE else gain
+    # 0.85 - 0.8 is 0.04999...: a threshold met exactly on paper must pass despite float rounding.
+    meets_minimum = achieved > minimum or math.isclose(achieved, minimum, rel_tol=1e-9, abs_tol=1e-12)
     return BaselineComparison(
         metric_name=metric_name,
         current_value=current,

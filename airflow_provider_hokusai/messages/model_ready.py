@@ -192,7 +192,14 @@ class ModelReadyToDeployMessage(BaseModel):
 def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
     errors = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "message"
+        parts = list(err["loc"])
+        if parts and parts[0] in _OPTIONAL_FIELDS and len(parts) > 1:
+            # Optional fields are "value | None" unions: pydantic reports each branch under its tag at loc[1].
+            # Null is refused by _no_null, so the None branch's complaint is noise and the tag is not a field.
+            if err["type"] == "none_required":
+                continue
+            del parts[1]
+        loc = ".".join(str(p) for p in parts) or "message"
         rule = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             rule = "unknown key; the contract allows no other keys"

@@ -26,4 +26,3 @@ def load_schema() -> dict[str, Any]:
     """The committed JSON Schema of ``model_ready_to_deploy`` 1.0."""
     schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
     return schema
-
