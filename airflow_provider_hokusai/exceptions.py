@@ -70,3 +70,15 @@ class InvalidBaselineInput(InvalidInputError):
 
 class BaselineNotMetError(HokusaiPermanentError):
     """The candidate finished but did not beat its baseline."""
+
+
+class AnnouncementRefusedError(HokusaiPermanentError):
+    """A model version that may not be announced: not validated, or its evidence is missing."""
+
+
+class ReceiptNotRecordedError(HokusaiRetryableError):
+    """Published, but the receipt could not be written to MLflow; the retry is absorbed by deduplication."""
+
+
+class ReconciliationIncompleteError(HokusaiRetryableError):
+    """Reconciliation announced what it could, but some versions failed; they keep their failure tags."""
