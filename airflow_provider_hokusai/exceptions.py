@@ -82,3 +82,38 @@ class ReceiptNotRecordedError(HokusaiRetryableError):
 
 class ReconciliationIncompleteError(HokusaiRetryableError):
     """Reconciliation announced what it could, but some versions failed; they keep their failure tags."""
+
+
+# MLflow side: baseline gate and registration.
+
+
+class InvalidMLflowConnection(InvalidInputError):
+    """An ``mlflow`` connection the hook cannot turn into a tracking URI."""
+
+    subject = "mlflow connection"
+
+
+class InvalidRegistrationInput(InvalidInputError):
+    """Registration input (model URI, token symbol, evidence...) that breaks the contract's rules."""
+
+    subject = "model registration input"
+
+
+class RunFailedError(HokusaiPermanentError):
+    """The candidate run ended FAILED or KILLED."""
+
+
+class MetricMissingError(HokusaiPermanentError):
+    """The candidate run finished without the metric, or with a non-finite value."""
+
+
+class BaselineUnavailableError(HokusaiPermanentError):
+    """No baseline to compare with: the reference alias is missing and no fallback value is set."""
+
+
+class ModelRegistrationError(HokusaiPermanentError):
+    """The registry refused the model version (FAILED_REGISTRATION or an unusable source)."""
+
+
+class ModelRegistrationTimeout(HokusaiRetryableError):
+    """The model version is not READY yet; a retry reuses the same version and resumes the wait."""
