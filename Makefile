@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	touch $@
 
 demo: $(STAMP)
-	$(PY) -m airflow_provider_hokusai.demo
+	$(PY) -m scripts.demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,307 @@
+"""The one announcement path: registry evidence → contract message → queue → receipt back in the registry.
+
+``PublishModelReadyOperator``, ``ReconcileAnnouncementsOperator`` and the ``hokusai-reconcile`` command all go
+through :class:`ModelReadyAnnouncer`, so a version is announced the same way whoever announces it.
+
+Exactly-once, as far as the broker allows, rests on three facts:
+
+* the message id is derived from (model name, version), so every attempt for a version carries the same id;
+* the queue hooks deduplicate on that id, so a retry after a crash between publish and receipt pushes nothing;
+* the receipt is written to the model version's tags, so a version that has one is never published again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_hokusai import tags as t
+from airflow_provider_hokusai.exceptions import (
+    AnnouncementRefusedError,
+    HokusaiError,
+    HokusaiPermanentError,
+    InvalidModelReadyMessage,
+    ReceiptNotRecordedError,
+)
+from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
+
+if TYPE_CHECKING:
+    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+    from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook, PublishReceipt
+
+log = logging.getLogger(__name__)
+
+# MLflow caps tag values at 5000 characters (8000 on newer servers); reasons are kept well below either.
+_MAX_REASON = 1000
+
+_REQUIRED_EVIDENCE = {
+    t.TOKEN_ID: "token_symbol",
+    t.BENCHMARK_METRIC: "metric_name",
+    t.BENCHMARK_VALUE: "baseline_value",
+    t.CURRENT_VALUE: "current_value",
+}
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A registered model version to announce, with the caller's optional overrides."""
+
+    model_name: str
+    model_version: str
+    model_id: str | None = None
+    contributor_address: str | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def message_from_version_tags(
+    model_name: str,
+    model_version: str,
+    version_tags: Mapping[str, str],
+    *,
+    run_id: str | None = None,
+    model_id: str | None = None,
+    contributor_address: str | None = None,
+    extra_tags: Mapping[str, str] | None = None,
+) -> ModelReadyToDeployMessage:
+    """
+    Rebuild the contract message from the evidence RegisterModelOperator wrote on the version.
+
+    :raises AnnouncementRefusedError: the version is not validated, or its evidence is missing.
+    :raises InvalidModelReadyMessage: the evidence breaks the contract (e.g. no longer beats the baseline).
+    """
+    status = version_tags.get(t.STATUS)
+    if status != t.STATUS_VALIDATED:
+        raise AnnouncementRefusedError(
+            f"{model_name} v{model_version} is not validated (tag {t.STATUS}={status!r}); nothing was published"
+        )
+    missing = [tag for tag in _REQUIRED_EVIDENCE if not version_tags.get(tag)]
+    if missing:
+        raise AnnouncementRefusedError(
+            f"{model_name} v{model_version} lacks the evidence tag(s) {', '.join(missing)}; nothing was published"
+        )
+    numbers: dict[str, Any] = {}
+    for tag in (t.BENCHMARK_VALUE, t.CURRENT_VALUE):
+        try:
+            numbers[_REQUIRED_EVIDENCE[tag]] = float(version_tags[tag])
+        except ValueError:
+            # Left as text so the contract check names the field and its rule.
+            numbers[_REQUIRED_EVIDENCE[tag]] = version_tags[tag]
+    return build_model_ready_message(
+        model_name=model_name,
+        model_version=model_version,
+        mlflow_run_id=version_tags.get(t.RUN_ID) or run_id or "",
+        token_symbol=version_tags[t.TOKEN_ID],
+        metric_name=version_tags[t.BENCHMARK_METRIC],
+        direction=version_tags.get(t.DIRECTION) or None,
+        model_id=model_id or version_tags.get(t.MODEL_ID) or None,
+        contributor_address=contributor_address or version_tags.get(t.CONTRIBUTOR_ADDRESS) or None,
+        experiment_name=version_tags.get(t.EXPERIMENT_NAME) or None,
+        tags=dict(extra_tags or {}),
+        **numbers,
+    )
+
+
+def receipt_from_tags(version_tags: Mapping[str, str]) -> dict[str, Any] | None:
+    """The receipt recorded on a version by an earlier successful announcement, if any."""
+    if version_tags.get(t.ANNOUNCEMENT_STATUS) != t.ANNOUNCEMENT_PUBLISHED:
+        return None
+    return {
+        "message_id": version_tags.get(t.ANNOUNCEMENT_MESSAGE_ID),
+        "backend": version_tags.get(t.ANNOUNCEMENT_BACKEND),
+        "queue": version_tags.get(t.ANNOUNCEMENT_QUEUE),
+        "broker_message_id": version_tags.get(t.ANNOUNCEMENT_BROKER_ID) or None,
+        "published_at": version_tags.get(t.ANNOUNCED_AT),
+    }
+
+
+def _receipt_tags(receipt: PublishReceipt) -> dict[str, str]:
+    return {
+        t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED,
+        t.ANNOUNCEMENT_MESSAGE_ID: receipt.message_id,
+        t.ANNOUNCEMENT_BACKEND: receipt.backend,
+        t.ANNOUNCEMENT_QUEUE: receipt.queue,
+        t.ANNOUNCEMENT_BROKER_ID: receipt.broker_message_id or "",
+        t.ANNOUNCED_AT: receipt.published_at,
+        t.ANNOUNCEMENT_ERROR: "",
+    }
+
+
+@dataclass
+class AnnouncementResult:
+    """Outcome for one version; ``to_dict`` is the operators' XCom value."""
+
+    model_name: str
+    model_version: str
+    outcome: str  # "published" | "already_published" | "failed"
+    receipt: dict[str, Any] | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "outcome": self.outcome,
+            "receipt": self.receipt,
+            "error": self.error,
+        }
+
+
+class ModelReadyAnnouncer:
+    """
+    Announce registered model versions exactly once.
+
+    :param mlflow_hook: Where the evidence is read and the receipt written.
+    :param queue_hook: Where the message is published.
+    """
+
+    def __init__(self, mlflow_hook: MLflowHook, queue_hook: ModelReadyQueueHook) -> None:
+        self.mlflow_hook = mlflow_hook
+        self.queue_hook = queue_hook
+
+    def announce(self, ref: VersionRef) -> AnnouncementResult:
+        """
+        Announce one version, or return its existing receipt.
+
+        :raises HokusaiPermanentError: the version cannot be announced (not validated, bad evidence, missing queue);
+            the failure is recorded on the version.
+        :raises HokusaiRetryableError: the broker or the registry is unavailable; the failure is recorded on the
+            version when the registry is reachable, and a retry is safe.
+        """
+        version = self.mlflow_hook.get_model_version(ref.model_name, ref.model_version)
+        version_tags = dict(version.tags or {})
+        existing = receipt_from_tags(version_tags)
+        if existing is not None:
+            log.info("%s v%s was already announced (message %s)", ref.model_name, ref.model_version, existing["message_id"])
+            return AnnouncementResult(ref.model_name, ref.model_version, "already_published", receipt=existing)
+        try:
+            message = message_from_version_tags(
+                ref.model_name,
+                ref.model_version,
+                version_tags,
+                run_id=version.run_id,
+                model_id=ref.model_id,
+                contributor_address=ref.contributor_address,
+                extra_tags=ref.extra_tags,
+            )
+            receipt = self.queue_hook.publish(message)
+        except HokusaiError as exc:
+            self._record_failure(ref, exc)
+            raise
+        self._record_receipt(ref, receipt)
+        log.info(
+            "Announced %s v%s as message %s on %s queue %s (duplicate=%s)",
+            ref.model_name,
+            ref.model_version,
+            receipt.message_id,
+            receipt.backend,
+            receipt.queue,
+            receipt.duplicate,
+        )
+        return AnnouncementResult(ref.model_name, ref.model_version, "published", receipt=receipt.to_dict())
+
+    def announce_many(self, refs: Iterable[VersionRef]) -> list[AnnouncementResult]:
+        """
+        Announce many versions with one batched publish; never raises for a single version's failure.
+
+        Versions already announced are skipped, versions whose evidence is bad are tagged failed, the rest go
+        through :meth:`ModelReadyQueueHook.publish_many` (same deduplication as single publishes).
+        """
+        results: list[AnnouncementResult] = []
+        pending: list[tuple[VersionRef, ModelReadyToDeployMessage]] = []
+        for ref in refs:
+            try:
+                version = self.mlflow_hook.get_model_version(ref.model_name, ref.model_version)
+                version_tags = dict(version.tags or {})
+                existing = receipt_from_tags(version_tags)
+                if existing is not None:
+                    results.append(
+                        AnnouncementResult(ref.model_name, ref.model_version, "already_published", receipt=existing)
+                    )
+                    continue
+                message = message_from_version_tags(
+                    ref.model_name,
+                    ref.model_version,
+                    version_tags,
+                    run_id=version.run_id,
+                    model_id=ref.model_id,
+                    contributor_address=ref.contributor_address,
+                    extra_tags=ref.extra_tags,
+                )
+            except (AnnouncementRefusedError, InvalidModelReadyMessage) as exc:
+                self._record_failure(ref, exc)
+                results.append(AnnouncementResult(ref.model_name, ref.model_version, "failed", error=str(exc)))
+                continue
+            pending.append((ref, message))
+        if not pending:
+            return results
+        try:
+            receipts: Sequence[PublishReceipt] = self.queue_hook.publish_many([m for _, m in pending])
+        except HokusaiError as exc:
+            for ref, _ in pending:
+                self._record_failure(ref, exc)
+                results.append(AnnouncementResult(ref.model_name, ref.model_version, "failed", error=str(exc)))
+            return results
+        for (ref, _), receipt in zip(pending, receipts, strict=True):
+            self._record_receipt(ref, receipt)
+            results.append(
+                AnnouncementResult(ref.model_name, ref.model_version, "published", receipt=receipt.to_dict())
+            )
+        return results
+
+    def find_unannounced(self, registered_model_name: str | None = None, max_results: int = 1000) -> list[VersionRef]:
+        """Validated versions with no receipt (never announced, or whose announcement failed)."""
+        filter_string = f"tags.`{t.STATUS}` = '{t.STATUS_VALIDATED}'"
+        if registered_model_name:
+            escaped = registered_model_name.replace("'", "\\'")
+            filter_string += f" and name = '{escaped}'"
+        versions = self.mlflow_hook.search_model_versions(filter_string, max_results=max_results)
+        refs = [
+            VersionRef(model_name=v.name, model_version=str(v.version))
+            for v in versions
+            if (v.tags or {}).get(t.STATUS) == t.STATUS_VALIDATED
+            and (v.tags or {}).get(t.ANNOUNCEMENT_STATUS) != t.ANNOUNCEMENT_PUBLISHED
+        ]
+        return sorted(refs, key=lambda r: (r.model_name, int(r.model_version) if r.model_version.isdigit() else 0))
+
+    def reconcile(self, registered_model_name: str | None = None, max_versions: int = 1000) -> dict[str, Any]:
+        """Announce every validated version without a receipt; returns a JSON-serializable summary."""
+        from airflow.sdk.observability.stats import Stats
+
+        from airflow_provider_hokusai.metrics import RECONCILE_FAILED, RECONCILE_FOUND, RECONCILE_PUBLISHED
+
+        refs = self.find_unannounced(registered_model_name, max_results=max_versions)
+        results = self.announce_many(refs)
+        published = [r.to_dict() for r in results if r.outcome == "published"]
+        failed = [r.to_dict() for r in results if r.outcome == "failed"]
+        Stats.incr(RECONCILE_FOUND, len(refs))
+        Stats.incr(RECONCILE_PUBLISHED, len(published))
+        Stats.incr(RECONCILE_FAILED, len(failed))
+        return {"found": len(refs), "published": len(published), "failed": failed, "results": published}
+
+    def _record_receipt(self, ref: VersionRef, receipt: PublishReceipt) -> None:
+        try:
+            self.mlflow_hook.set_model_version_tags(ref.model_name, ref.model_version, _receipt_tags(receipt))
+        except Exception as exc:
+            # Published but unrecorded: a retry republishes the same message id, which the queue hook absorbs as a
+            # duplicate, and then records the receipt.
+            raise ReceiptNotRecordedError(
+                f"{ref.model_name} v{ref.model_version} was published as message {receipt.message_id} but its receipt "
+                f"could not be written to MLflow ({type(exc).__name__}); retrying is safe"
+            ) from exc
+
+    def _record_failure(self, ref: VersionRef, exc: BaseException) -> None:
+        kind = "permanent" if isinstance(exc, HokusaiPermanentError) else "retryable"
+        reason = f"{kind}: {type(exc).__name__}: {exc}"[:_MAX_REASON]
+        try:
+            self.mlflow_hook.set_model_version_tags(
+                ref.model_name,
+                ref.model_version,
+                {t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_FAILED, t.ANNOUNCEMENT_ERROR: reason},
+            )
+        except Exception:
+            # The original error matters more than the bookkeeping; reconciliation still finds the version because
+            # it has no receipt.
+            log.warning("Could not tag %s v%s with its announcement failure", ref.model_name, ref.model_version)
+

@@ -1,0 +1,92 @@
+"""Consumer-side helpers: turn received queue messages into deployments, as Hokusai's token deployer would.
+
+Used by the ``hokusai_token_deployment`` example DAG; kept here so that its logic is importable and tested.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_hokusai.exceptions import InvalidModelReadyMessage
+from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+
+
+@dataclass
+class DeploymentPlan:
+    """What to deploy from one batch, and what was skipped or rejected and why."""
+
+    deploy: list[ModelReadyToDeployMessage] = field(default_factory=list)
+    duplicates: list[dict[str, str]] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deploy": [m.to_dict() for m in self.deploy],
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+def bodies_from_asset_events(events: Iterable[Any]) -> list[str]:
+    """
+    Message bodies carried by asset events raised by ``MessageQueueTrigger`` (SQS).
+
+    The SQS trigger's payload is ``{"message_batch": [{"Body": ..., ...}, ...]}``; a Redis event carries one
+    ``{"data": ...}``; plain strings are taken as they are.
+    """
+    bodies: list[str] = []
+    for event in events:
+        extra = getattr(event, "extra", event)
+        payload = extra.get("payload", extra) if isinstance(extra, Mapping) else extra
+        if isinstance(payload, Mapping) and "message_batch" in payload:
+            bodies.extend(str(m.get("Body", "")) for m in payload["message_batch"])
+        elif isinstance(payload, Mapping) and "data" in payload:
+            bodies.append(str(payload["data"]))
+        elif isinstance(payload, str | bytes):
+            bodies.append(payload.decode() if isinstance(payload, bytes) else payload)
+    return bodies
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), version) if version.isdigit() else (-1, version)
+
+
+def plan_deployments(bodies: Iterable[str], deployed: Mapping[str, str] | None = None) -> DeploymentPlan:
+    """
+    Validate each body against the contract and keep, per ``model_id``, only the newest version not yet deployed.
+
+    :param bodies: Raw JSON message bodies.
+    :param deployed: ``model_id`` → version already deployed (from an earlier run); older or equal versions are
+        duplicates.
+    """
+    plan = DeploymentPlan()
+    newest: dict[str, ModelReadyToDeployMessage] = {}
+    for body in bodies:
+        try:
+            message = ModelReadyToDeployMessage.from_json(body)
+        except InvalidModelReadyMessage as exc:
+            plan.rejected.append({"reason": str(exc), "body": body[:200]})
+            continue
+        current = newest.get(message.model_id)
+        already = (deployed or {}).get(message.model_id)
+        if already is not None and _version_key(message.model_version) <= _version_key(already):
+            plan.duplicates.append({"model_id": message.model_id, "model_version": message.model_version})
+        elif current is None or _version_key(message.model_version) > _version_key(current.model_version):
+            if current is not None:
+                plan.duplicates.append({"model_id": current.model_id, "model_version": current.model_version})
+            newest[message.model_id] = message
+        else:
+            plan.duplicates.append({"model_id": message.model_id, "model_version": message.model_version})
+    plan.deploy = sorted(newest.values(), key=lambda m: m.model_id)
+    return plan
+
+
+def load_deployed(raw: str | None) -> dict[str, str]:
+    """Parse the deployed-versions record (JSON object ``model_id`` → version); empty when unset."""
+    if not raw:
+        return {}
+    data = json.loads(raw)
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}

@@ -1,0 +1,190 @@
+"""Operators that announce validated model versions as ``model_ready_to_deploy`` messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
+from airflow_provider_hokusai.exceptions import ReconciliationIncompleteError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_hokusai.retry import RetryPolicy
+
+
+class _AnnouncingOperator(BaseOperator):
+    """What both announcing operators share: the two hooks and the announcer built from them."""
+
+    def __init__(
+        self,
+        *,
+        queue_conn_id: str,
+        queue_name: str | None = None,
+        mlflow_conn_id: str = "mlflow_default",
+        dedup_ttl_seconds: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.queue_conn_id = queue_conn_id
+        self.queue_name = queue_name
+        self.mlflow_conn_id = mlflow_conn_id
+        self.dedup_ttl_seconds = dedup_ttl_seconds
+        self.retry_policy = retry_policy
+
+    def _announcer(self) -> ModelReadyAnnouncer:
+        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+        from airflow_provider_hokusai.hooks.queue import get_queue_hook
+
+        queue_hook = get_queue_hook(
+            self.queue_conn_id,
+            queue_name=self.queue_name,
+            retry=self.retry_policy,
+            dedup_ttl_seconds=self.dedup_ttl_seconds,
+        )
+        return ModelReadyAnnouncer(MLflowHook(mlflow_conn_id=self.mlflow_conn_id), queue_hook)
+
+
+class PublishModelReadyOperator(_AnnouncingOperator):
+    """
+    Announce one registered, validated model version to Hokusai's token deployer, exactly once.
+
+    The registry is the source of truth: the operator reads the version's Hokusai tags (written by
+    :class:`~airflow_provider_hokusai.operators.mlflow.RegisterModelOperator`), rebuilds and validates the
+    ``model_ready_to_deploy`` message, publishes it through the queue hook that matches the connection's type
+    (``redis`` or ``aws``), and records the receipt on the version. A version that already has a receipt is not
+    published again; a retry after a crash between publish and receipt is absorbed by the hook's deduplication.
+
+    :param model_name: Registered model name. (templated)
+    :param model_version: Registered model version. (templated)
+    :param queue_conn_id: A ``redis`` or ``aws`` connection; the backend follows its type. (templated)
+    :param queue_name: Redis list or SQS queue name/URL; defaults to the connection's or the backend's. (templated)
+    :param model_id: Stable model identity in the message; defaults to the version's tag, then the model name.
+        (templated)
+    :param contributor_address: Contributor wallet address (``0x`` + 40 hex). (templated)
+    :param extra_tags: Extra string metadata for the message's ``tags``. (templated)
+    :param mlflow_conn_id: MLflow connection. (templated)
+    :param dedup_ttl_seconds: How long the broker-side dedup marker lives (Redis); default from the connection.
+    :param retry_policy: Bounded in-task retry of the publish itself; Airflow's task retries come on top.
+    """
+
+    template_fields: Sequence[str] = (
+        "model_name",
+        "model_version",
+        "queue_conn_id",
+        "queue_name",
+        "model_id",
+        "contributor_address",
+        "extra_tags",
+        "mlflow_conn_id",
+    )
+    ui_color = "#d8f3dc"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        model_version: str | int,
+        queue_conn_id: str,
+        queue_name: str | None = None,
+        model_id: str | None = None,
+        contributor_address: str | None = None,
+        extra_tags: Mapping[str, str] | None = None,
+        mlflow_conn_id: str = "mlflow_default",
+        dedup_ttl_seconds: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            queue_conn_id=queue_conn_id,
+            queue_name=queue_name,
+            mlflow_conn_id=mlflow_conn_id,
+            dedup_ttl_seconds=dedup_ttl_seconds,
+            retry_policy=retry_policy,
+            **kwargs,
+        )
+        self.model_name = model_name
+        self.model_version = model_version
+        self.model_id = model_id
+        self.contributor_address = contributor_address
+        self.extra_tags = extra_tags
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        ref = VersionRef(
+            model_name=str(self.model_name),
+            model_version=str(self.model_version),
+            model_id=self.model_id or None,
+            contributor_address=self.contributor_address or None,
+            extra_tags={str(k): str(v) for k, v in (self.extra_tags or {}).items()},
+        )
+        announcer = self._announcer()
+        result = announcer.announce(ref)
+        url = announcer.mlflow_hook.model_version_url(ref.model_name, ref.model_version)
+        context["ti"].xcom_push(key="model_version_url", value=url)
+        return result.to_dict()
+
+
+class ReconcileAnnouncementsOperator(_AnnouncingOperator):
+    """
+    Heal missed announcements: find validated versions without a receipt and announce each through the same path.
+
+    Safe to run at any time, any number of times: versions with a receipt are skipped and the queue hooks
+    deduplicate on the deterministic message id.
+
+    :param queue_conn_id: A ``redis`` or ``aws`` connection. (templated)
+    :param queue_name: Redis list or SQS queue name/URL. (templated)
+    :param registered_model_name: Only this registered model; all models when None. (templated)
+    :param max_versions: Upper bound of versions handled in one run.
+    :param fail_on_error: Fail the task when any version could not be announced (after announcing the others).
+    :param mlflow_conn_id: MLflow connection. (templated)
+    """
+
+    template_fields: Sequence[str] = ("queue_conn_id", "queue_name", "registered_model_name", "mlflow_conn_id")
+    ui_color = "#b7e4c7"
+
+    def __init__(
+        self,
+        *,
+        queue_conn_id: str,
+        queue_name: str | None = None,
+        registered_model_name: str | None = None,
+        max_versions: int = 1000,
+        fail_on_error: bool = True,
+        mlflow_conn_id: str = "mlflow_default",
+        dedup_ttl_seconds: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            queue_conn_id=queue_conn_id,
+            queue_name=queue_name,
+            mlflow_conn_id=mlflow_conn_id,
+            dedup_ttl_seconds=dedup_ttl_seconds,
+            retry_policy=retry_policy,
+            **kwargs,
+        )
+        self.registered_model_name = registered_model_name
+        self.max_versions = max_versions
+        self.fail_on_error = fail_on_error
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        summary = self._announcer().reconcile(
+            registered_model_name=self.registered_model_name, max_versions=self.max_versions
+        )
+        self.log.info(
+            "Reconciliation: %s unannounced, %s published, %s failed",
+            summary["found"],
+            summary["published"],
+            len(summary["failed"]),
+        )
+        if self.fail_on_error and summary["failed"]:
+            raise ReconciliationIncompleteError(
+                f"{len(summary['failed'])} version(s) could not be announced: "
+                + "; ".join(f"{f['model_name']} v{f['model_version']}: {f['error']}" for f in summary["failed"])
+            )
+        return summary
+

@@ -1,0 +1,145 @@
+"""
+Hokusai model release: train → validate against the baseline → register in MLflow → announce to the deployer.
+
+Everything is configured through the run's params and Airflow connections:
+
+* ``mlflow_default`` (connection type ``mlflow``): the tracking server, or an embedded sqlite store;
+* ``hokusai_queue`` (type ``redis`` or ``aws``): where ``model_ready_to_deploy`` is published.
+
+Each task retries with exponential backoff and has an execution timeout; a failing task calls the Hokusai
+failure notifier, and a Deadline Alert fires when a run is not done within two hours of being queued.
+Heavy libraries (scikit-learn, mlflow) are imported inside the tasks, so this file parses fast.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+from airflow_provider_hokusai.notifications import HokusaiFailureNotifier, hokusai_deadline_missed
+from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator
+from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
+
+DAG_ID = "hokusai_model_release"
+
+default_args: dict[str, Any] = {
+    "owner": "hokusai-ml",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=10),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=5),
+    "execution_timeout": timedelta(minutes=10),
+    "on_failure_callback": HokusaiFailureNotifier(),
+}
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Train, validate against the baseline, register in MLflow and announce model_ready_to_deploy.",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    render_template_as_native_obj=True,
+    tags=["hokusai", "mlops"],
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=2),
+        callback=AsyncCallback(
+            hokusai_deadline_missed,
+            kwargs={"dag_id": DAG_ID, "deadline_description": "within 2 hours of being queued"},
+        ),
+    ),
+    params={
+        "mlflow_conn_id": Param("mlflow_default", type="string", description="MLflow connection."),
+        "queue_conn_id": Param("hokusai_queue", type="string", description="Queue connection (redis or aws)."),
+        "queue_name": Param(None, type=["null", "string"], description="Queue/list name; connection default."),
+        "experiment_name": Param("hokusai-breast-cancer", type="string"),
+        "registered_model_name": Param("hokusai-breast-cancer-classifier", type="string"),
+        "token_symbol": Param("HKBC", type="string", pattern=r"^[A-Za-z0-9-]{1,10}$"),
+        "metric_name": Param("accuracy", type="string", description="Benchmark metric logged by training."),
+        "baseline_value": Param(0.9, type="number", exclusiveMinimum=0, description="Value the model must beat."),
+        "min_improvement": Param(0.0, type="number", minimum=0, description="Required gain, percent of baseline."),
+        "regularization_c": Param(1.0, type="number", exclusiveMinimum=0, description="Inverse L2 strength."),
+        "contributor_address": Param(None, type=["null", "string"], description="0x + 40 hex, optional."),
+    },
+    doc_md=__doc__,
+) as dag:
+
+    @task(execution_timeout=timedelta(minutes=15))
+    def train(params: dict[str, Any] | None = None) -> str:
+        """Train a logistic regression on scikit-learn's bundled breast-cancer data; log it to MLflow."""
+        import mlflow
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+        from sklearn.model_selection import train_test_split
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+
+        assert params is not None
+        x, y = load_breast_cancer(return_X_y=True)
+        x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=42, stratify=y)
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=float(params["regularization_c"]), max_iter=500))
+        model.fit(x_train, y_train)
+        proba = model.predict_proba(x_test)[:, 1]
+        predicted = model.predict(x_test)
+        metrics = {
+            "accuracy": float(accuracy_score(y_test, predicted)),
+            "f1": float(f1_score(y_test, predicted)),
+            "auroc": float(roc_auc_score(y_test, proba)),
+            "log_loss": float(log_loss(y_test, proba)),
+        }
+        hook = MLflowHook(mlflow_conn_id=params["mlflow_conn_id"])
+        with hook.fluent_session():
+            mlflow.set_experiment(params["experiment_name"])
+            with mlflow.start_run(run_name="breast-cancer-logreg") as run:
+                mlflow.log_params({"model": "logistic_regression", "C": params["regularization_c"]})
+                mlflow.log_metrics(metrics)
+                mlflow.sklearn.log_model(model, name="model", input_example=x_test[:2])
+        return str(run.info.run_id)
+
+    run_id = train()
+
+    validate = MLflowBaselineSensor(
+        task_id="validate",
+        run_id=run_id,
+        metric_name="{{ params.metric_name }}",
+        baseline_value="{{ params.baseline_value }}",
+        min_improvement="{{ params.min_improvement }}",
+        mlflow_conn_id="{{ params.mlflow_conn_id }}",
+        poke_interval=5,
+        timeout=timedelta(minutes=30).total_seconds(),
+        mode="reschedule",
+    )
+
+    register = RegisterModelOperator(
+        task_id="register",
+        model_uri="runs:/{{ ti.xcom_pull(task_ids='train') }}/model",
+        registered_model_name="{{ params.registered_model_name }}",
+        token_symbol="{{ params.token_symbol }}",
+        evidence=validate.output,
+        contributor_address="{{ params.contributor_address }}",
+        alias="candidate",
+        mlflow_conn_id="{{ params.mlflow_conn_id }}",
+    )
+
+    announce = PublishModelReadyOperator(
+        task_id="announce",
+        model_name="{{ ti.xcom_pull(task_ids='register')['model_name'] }}",
+        model_version="{{ ti.xcom_pull(task_ids='register')['model_version'] }}",
+        queue_conn_id="{{ params.queue_conn_id }}",
+        queue_name="{{ params.queue_name }}",
+        mlflow_conn_id="{{ params.mlflow_conn_id }}",
+        extra_tags={"pipeline": DAG_ID, "run_id": "{{ run_id }}"},
+    )
+
+    validate >> register >> announce

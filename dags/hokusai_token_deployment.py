@@ -1,0 +1,95 @@
+"""
+Hokusai token deployment: the consumer side of ``model_ready_to_deploy``, as a user would build it.
+
+An event-driven DAG: its schedule is an Asset watched by ``MessageQueueTrigger`` on the SQS queue the release
+pipeline publishes to. Each batch of received messages is validated against the contract, deduplicated per
+``model_id`` (only the newest version not yet deployed), and handed to a simulated deployment step that logs
+what a real deployer would do.
+
+Airflow builds the trigger when it parses this file, so the queue URL comes from the deployment's environment
+(``HOKUSAI_MODEL_READY_SQS_QUEUE_URL``) and the AWS connection is ``hokusai_sqs``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+from airflow.sdk import DAG, Asset, AssetWatcher, task
+
+SQS_CONN_ID = "hokusai_sqs"
+QUEUE_URL = os.environ.get(
+    "HOKUSAI_MODEL_READY_SQS_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/hokusai-model-ready"
+)
+DEPLOYED_VARIABLE = "hokusai_deployed_versions"
+
+model_ready = Asset(
+    "hokusai_model_ready_to_deploy",
+    watchers=[
+        AssetWatcher(
+            name="hokusai_model_ready_sqs",
+            trigger=MessageQueueTrigger(scheme="sqs", sqs_queue=QUEUE_URL, aws_conn_id=SQS_CONN_ID, waiter_delay=10),
+        )
+    ],
+)
+
+with DAG(
+    dag_id="hokusai_token_deployment",
+    description="Deploy tokens for models announced as model_ready_to_deploy.",
+    schedule=[model_ready],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(minutes=5),
+    },
+    tags=["hokusai", "consumer"],
+    doc_md=__doc__,
+) as dag:
+
+    @task
+    def plan(triggering_asset_events: Any = None) -> dict[str, Any]:
+        """Validate the received messages and keep one new version per model_id."""
+        from airflow.sdk import Variable
+
+        from airflow_provider_hokusai.consumer import bodies_from_asset_events, load_deployed, plan_deployments
+
+        events = [e for batch in (triggering_asset_events or {}).values() for e in batch]
+        deployed = load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None))
+        return plan_deployments(bodies_from_asset_events(events), deployed).to_dict()
+
+    @task
+    def deploy(deployment_plan: dict[str, Any]) -> list[dict[str, str]]:
+        """Simulated deployment: log what the token deployer would do and remember what was deployed."""
+        import json
+        import logging
+
+        from airflow.sdk import Variable
+
+        from airflow_provider_hokusai.consumer import load_deployed
+
+        log = logging.getLogger(__name__)
+        for rejected in deployment_plan["rejected"]:
+            log.warning("Rejected message: %s", rejected["reason"])
+        deployed = load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None))
+        done = []
+        for message in deployment_plan["deploy"]:
+            log.info(
+                "Deploying token %s for %s v%s (%s %+.2f%% vs baseline)",
+                message["token_symbol"],
+                message["model_id"],
+                message["model_version"],
+                message["metric_name"],
+                message["improvement_percentage"],
+            )
+            deployed[message["model_id"]] = message["model_version"]
+            done.append({"model_id": message["model_id"], "model_version": message["model_version"]})
+        Variable.set(DEPLOYED_VARIABLE, json.dumps(deployed))
+        return done
+
+    deploy(plan())

@@ -1,0 +1,76 @@
+"""Run an example DAG for real with ``dag.test()`` and report what happened, for the demo and the system tests.
+
+Airflow 3.3.2's ``dag.test()`` raises at the very end of a run of any DAG that declares ``deadline=``: when it marks
+the run finished it looks the deadline alerts up by id, but the in-memory serialized DAG holds their definitions
+instead of ids (``StatementError: 'dict' object has no attribute 'hex'``). Every task has run by then, so this
+module recognises exactly that error, and reads the task states and return values from the metadata database.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
+
+
+@dataclass
+class DagTestResult:
+    dag_id: str
+    run_id: str
+    states: dict[str, str]
+    returns: dict[str, Any]
+
+    @property
+    def succeeded(self) -> bool:
+        return bool(self.states) and all(state == "success" for state in self.states.values())
+
+
+def load_dag(file_name: str) -> Any:
+    """Import a DAG file from ``dags/`` the way the DAG processor would, and return its ``dag``."""
+    path = DAGS_FOLDER / file_name
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def _is_known_deadline_crash(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__}: {exc}"
+    return "deadline_alert" in text and "'dict' object has no attribute 'hex'" in text
+
+
+def run_dag_test(dag: Any, run_conf: dict[str, Any] | None = None) -> DagTestResult:
+    """Run ``dag`` once in-process; return every task's final state and return value."""
+    from airflow.models import DagRun, TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        run = dag.test(run_conf=run_conf)
+        run_id = run.run_id
+    except Exception as exc:
+        if not _is_known_deadline_crash(exc):
+            raise
+        with create_session() as session:
+            run_id = session.scalars(
+                select(DagRun.run_id).where(DagRun.dag_id == dag.dag_id).order_by(DagRun.id.desc()).limit(1)
+            ).one()
+    with create_session() as session:
+        tis = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == run_id)
+        ).all()
+        states = {ti.task_id: str(ti.state) for ti in tis}
+        xcoms = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag.dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+            )
+        ).all()
+        returns = {x.task_id: XComModel.deserialize_value(x) for x in xcoms}
+    return DagTestResult(dag_id=dag.dag_id, run_id=run_id, states=states, returns=returns)

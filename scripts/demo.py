@@ -1,0 +1,181 @@
+"""``make demo``: run the Hokusai release pipeline end to end on embedded defaults.
+
+* Airflow: a sqlite metadata database under ``.demo/airflow``;
+* MLflow: an embedded sqlite tracking/registry store under ``.demo/mlflow``;
+* queue: an SQS-compatible endpoint (moto server on loopback) with a FIFO queue, started for the demo;
+  set ``HOKUSAI_DEMO_REDIS_URL=redis://127.0.0.1:6379/0`` to publish to a Redis you run instead.
+
+It trains a real model, validates it against its baseline, registers it, announces it, then pops the message the
+way Hokusai's token deployer would and prints it, with where to look in MLflow. A second run of the announcement
+for the same version publishes nothing new, which the demo shows too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / ".demo"
+FIFO_QUEUE = "hokusai-model-ready.fifo"
+REDIS_LIST = "hokusai:model_ready_queue"
+
+
+def _configure_environment(queue_conn: dict[str, Any], mlflow_dir: Path) -> None:
+    # Airflow reads its configuration when first imported, so everything is set before any airflow import.
+    airflow_home = DEMO / "airflow"
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps(
+                {
+                    "conn_type": "mlflow",
+                    "extra": {
+                        "tracking_uri": f"sqlite:///{mlflow_dir / 'mlflow.db'}",
+                        "artifact_location": str(mlflow_dir / "artifacts"),
+                    },
+                }
+            ),
+            "AIRFLOW_CONN_HOKUSAI_QUEUE": json.dumps(queue_conn),
+        }
+    )
+
+
+def _start_sqs() -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    sys.path.insert(0, str(REPO))
+    from tests.fixtures.ports import free_port, wait_for_port
+
+    port = free_port()
+    moto = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    endpoint = f"http://127.0.0.1:{port}"
+    conn = {
+        "conn_type": "aws",
+        "login": "demo-access-key",
+        "password": "demo-secret-key",
+        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+    }
+    import boto3
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="demo-access-key",
+        aws_secret_access_key="demo-secret-key",
+    )
+    sqs.create_queue(QueueName=FIFO_QUEUE, Attributes={"FifoQueue": "true"})
+    return moto, conn
+
+
+def _pop_sqs(conn: dict[str, Any]) -> list[str]:
+    import boto3
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=conn["extra"]["endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id=conn["login"],
+        aws_secret_access_key=conn["password"],
+    )
+    url = sqs.get_queue_url(QueueName=FIFO_QUEUE)["QueueUrl"]
+    bodies = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        if not got.get("Messages"):
+            return bodies
+        for message in got["Messages"]:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _pop_redis(url: str) -> list[str]:
+    import redis
+
+    client = redis.Redis.from_url(url, decode_responses=True)
+    bodies = []
+    while (body := client.rpop(REDIS_LIST)) is not None:
+        bodies.append(str(body))
+    return bodies
+
+
+def main() -> int:
+    shutil.rmtree(DEMO, ignore_errors=True)
+    mlflow_dir = DEMO / "mlflow"
+    mlflow_dir.mkdir(parents=True)
+    redis_url = os.environ.get("HOKUSAI_DEMO_REDIS_URL")
+    moto: subprocess.Popen[bytes] | None = None
+    if redis_url:
+        queue_conn: dict[str, Any] = {"conn_type": "redis", **_redis_conn_fields(redis_url)}
+        queue_name = None
+    else:
+        moto, queue_conn = _start_sqs()
+        queue_name = FIFO_QUEUE
+    try:
+        _configure_environment(queue_conn, mlflow_dir)
+        print("==> Preparing Airflow's sqlite metadata database", flush=True)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True, stdout=subprocess.DEVNULL
+        )
+        from scripts.dagrun import load_dag, run_dag_test
+
+        dag = load_dag("hokusai_model_release.py")
+        conf = {"queue_name": queue_name}
+        print("==> Running hokusai_model_release: train → validate → register → announce", flush=True)
+        result = run_dag_test(dag, run_conf=conf)
+        print(f"    task states: {result.states}")
+        if not result.succeeded:
+            print("The release pipeline failed; see the task logs above.", file=sys.stderr)
+            return 1
+        print("==> Running the announcement again for the same version (must publish nothing new)", flush=True)
+        again = run_dag_test(dag, run_conf=conf)
+        print(f"    second run: announce → {again.returns.get('announce', {}).get('outcome')}")
+
+        bodies = _pop_redis(redis_url) if redis_url else _pop_sqs(queue_conn)
+        from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+
+        print(f"==> {len(bodies)} message(s) on the queue, as the token deployer pops them:")
+        for body in bodies:
+            print(body)
+            message = ModelReadyToDeployMessage.from_json(body)
+            print(f"    valid model_ready_to_deploy {message.message_version}, message id {message.message_id}")
+        register = result.returns.get("register", {})
+        print("==> In MLflow:")
+        print(f"    registered model {register.get('model_name')} version {register.get('model_version')}")
+        print(f"    store: sqlite:///{mlflow_dir / 'mlflow.db'}")
+        print(f"    browse: .venv/bin/mlflow ui --backend-store-uri sqlite:///{mlflow_dir / 'mlflow.db'}")
+        # Two runs of the pipeline for one version: exactly one announcement on the queue.
+        return 0 if len(bodies) == 1 else 1
+    finally:
+        if moto is not None:
+            moto.terminate()
+            moto.wait(timeout=10)
+
+
+def _redis_conn_fields(url: str) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    fields: dict[str, Any] = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 6379}
+    if parts.password:
+        fields["password"] = parts.password
+    db = parts.path.lstrip("/")
+    fields["extra"] = {"db": int(db) if db.isdigit() else 0}
+    return fields
+
+
+if __name__ == "__main__":
+    sys.exit(main())

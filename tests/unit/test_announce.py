@@ -1,0 +1,197 @@
+"""ModelReadyAnnouncer against in-memory fakes of the two hooks (the real ones are covered in integration/system)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from airflow_provider_hokusai import tags as t
+from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef, message_from_version_tags
+from airflow_provider_hokusai.exceptions import (
+    AnnouncementRefusedError,
+    HokusaiRetryableError,
+    InvalidModelReadyMessage,
+    ReceiptNotRecordedError,
+)
+from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
+
+
+@dataclass
+class FakeVersion:
+    name: str
+    version: str
+    run_id: str
+    tags: dict[str, str]
+
+
+@dataclass
+class FakeMLflow:
+    versions: dict[tuple[str, str], FakeVersion] = field(default_factory=dict)
+    fail_tag_writes: bool = False
+
+    def add(self, name: str, version: str, **overrides: str) -> None:
+        tags = {
+            t.STATUS: t.STATUS_VALIDATED,
+            t.TOKEN_ID: "hkbc",
+            t.BENCHMARK_METRIC: "accuracy",
+            t.BENCHMARK_VALUE: "0.9",
+            t.CURRENT_VALUE: "0.95",
+            t.DIRECTION: "higher_is_better",
+            t.RUN_ID: f"run-{version}",
+        }
+        tags.update(overrides)
+        self.versions[(name, version)] = FakeVersion(name, version, f"run-{version}", tags)
+
+    def get_model_version(self, name: str, version: str) -> FakeVersion:
+        return self.versions[(name, str(version))]
+
+    def set_model_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
+        if self.fail_tag_writes:
+            raise ConnectionError("mlflow down")
+        self.versions[(name, str(version))].tags.update(tags)
+
+    def search_model_versions(self, filter_string: str, max_results: int = 1000) -> list[FakeVersion]:
+        return list(self.versions.values())[:max_results]
+
+
+@dataclass
+class FakeReceipt:
+    message_id: str
+    backend: str = "redis"
+    queue: str = "hokusai:model_ready_queue"
+    broker_message_id: str | None = "1"
+    duplicate: bool = False
+    attempts: int = 1
+    duration_ms: float = 1.0
+    published_at: str = "2026-01-01T00:00:00Z"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class FakeQueue:
+    published: list[ModelReadyToDeployMessage] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    fail: Exception | None = None
+
+    def _one(self, message: ModelReadyToDeployMessage) -> FakeReceipt:
+        duplicate = message.message_id in self.seen
+        if not duplicate:
+            self.seen.add(message.message_id)
+            self.published.append(message)
+        return FakeReceipt(message_id=message.message_id, duplicate=duplicate)
+
+    def publish(self, message: ModelReadyToDeployMessage) -> FakeReceipt:
+        if self.fail:
+            raise self.fail
+        return self._one(message)
+
+    def publish_many(self, messages: list[ModelReadyToDeployMessage]) -> list[FakeReceipt]:
+        if self.fail:
+            raise self.fail
+        return [self._one(m) for m in messages]
+
+
+def make(**kwargs: Any) -> tuple[ModelReadyAnnouncer, FakeMLflow, FakeQueue]:
+    mlflow, queue = FakeMLflow(), FakeQueue(**kwargs)
+    return ModelReadyAnnouncer(mlflow, queue), mlflow, queue  # type: ignore[arg-type]
+
+
+def test_announce_publishes_once_and_records_receipt() -> None:
+    announcer, mlflow, queue = make()
+    mlflow.add("m", "1")
+    first = announcer.announce(VersionRef("m", "1"))
+    assert first.outcome == "published"
+    assert len(queue.published) == 1
+    message = queue.published[0]
+    assert message.token_symbol == "HKBC" and message.mlflow_run_id == "run-1"
+    assert message.message_id == message_id_for("m", "1")
+    version_tags = mlflow.versions[("m", "1")].tags
+    assert version_tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
+    assert version_tags[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
+
+    again = announcer.announce(VersionRef("m", "1"))
+    assert again.outcome == "already_published"
+    assert again.receipt and again.receipt["message_id"] == message.message_id
+    assert len(queue.published) == 1
+
+
+def test_not_validated_version_is_refused_and_tagged() -> None:
+    announcer, mlflow, queue = make()
+    mlflow.add("m", "1", **{t.STATUS: "pending"})
+    with pytest.raises(AnnouncementRefusedError, match="not validated"):
+        announcer.announce(VersionRef("m", "1"))
+    assert not queue.published
+    assert mlflow.versions[("m", "1")].tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
+
+
+def test_evidence_that_no_longer_beats_baseline_is_refused() -> None:
+    announcer, mlflow, queue = make()
+    mlflow.add("m", "1", **{t.CURRENT_VALUE: "0.85"})
+    with pytest.raises(InvalidModelReadyMessage, match="improvement_percentage"):
+        announcer.announce(VersionRef("m", "1"))
+    assert not queue.published
+
+
+def test_missing_evidence_names_the_tag() -> None:
+    with pytest.raises(AnnouncementRefusedError, match=t.BENCHMARK_VALUE):
+        message_from_version_tags("m", "1", {t.STATUS: t.STATUS_VALIDATED, t.TOKEN_ID: "X"})
+
+
+def test_lower_is_better_evidence_round_trips() -> None:
+    message = message_from_version_tags(
+        "m",
+        "3",
+        {
+            t.STATUS: t.STATUS_VALIDATED,
+            t.TOKEN_ID: "abc",
+            t.BENCHMARK_METRIC: "rmse",
+            t.BENCHMARK_VALUE: "2.0",
+            t.CURRENT_VALUE: "1.5",
+            t.DIRECTION: "lower_is_better",
+            t.MODEL_ID: "abc-model",
+        },
+        run_id="r",
+    )
+    assert message.improvement_percentage == pytest.approx(25.0)
+    assert message.model_id == "abc-model" and message.mlflow_run_id == "r"
+
+
+def test_broker_failure_is_retryable_and_tagged() -> None:
+    announcer, mlflow, _ = make(fail=HokusaiRetryableError("broker down"))
+    mlflow.add("m", "1")
+    with pytest.raises(HokusaiRetryableError):
+        announcer.announce(VersionRef("m", "1"))
+    tags = mlflow.versions[("m", "1")].tags
+    assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
+    assert "retryable" in tags[t.ANNOUNCEMENT_ERROR]
+
+
+def test_receipt_write_failure_is_retryable_and_retry_is_absorbed() -> None:
+    announcer, mlflow, queue = make()
+    mlflow.add("m", "1")
+    mlflow.fail_tag_writes = True
+    with pytest.raises(ReceiptNotRecordedError):
+        announcer.announce(VersionRef("m", "1"))
+    mlflow.fail_tag_writes = False
+    result = announcer.announce(VersionRef("m", "1"))
+    assert result.receipt and result.receipt["duplicate"] is True
+    assert len(queue.published) == 1
+
+
+def test_reconcile_announces_only_what_lacks_a_receipt() -> None:
+    announcer, mlflow, queue = make()
+    for version in ("1", "2", "3"):
+        mlflow.add("m", version)
+    mlflow.add("m", "4", **{t.STATUS: "pending"})
+    mlflow.add("m", "5", **{t.CURRENT_VALUE: "0.1"})
+    announcer.announce(VersionRef("m", "1"))
+    summary = announcer.reconcile()
+    assert summary["found"] == 3  # 2, 3 and the bad 5; 1 has a receipt and 4 is not validated
+    assert summary["published"] == 2
+    assert [f["model_version"] for f in summary["failed"]] == ["5"]
+    assert announcer.reconcile()["published"] == 0
+    assert sorted(m.model_version for m in queue.published) == ["1", "2", "3"]
