@@ -1,0 +1,214 @@
+"""Sensor that gates a release on an MLflow run beating its baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_hokusai.exceptions import (
+    BaselineNotMetError,
+    BaselineUnavailableError,
+    HokusaiPermanentError,
+    HokusaiRetryableError,
+    InvalidBaselineInput,
+    MetricMissingError,
+    RunFailedError,
+)
+from airflow_provider_hokusai.hooks.mlflow import DEFAULT_ORDER_BY, BaselineCheck, MLflowHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: Permanent outcome kind (``BaselineCheck.error`` / trigger event ``error``) -> exception raised for it.
+FAILURE_ERRORS: dict[str, type[HokusaiPermanentError]] = {
+    "baseline_not_met": BaselineNotMetError,
+    "run_failed": RunFailedError,
+    "metric_missing": MetricMissingError,
+    "baseline_unavailable": BaselineUnavailableError,
+}
+
+
+def raise_for_failure(error: str | None, reason: str) -> None:
+    """Raise the permanent error that matches a failed check (so Airflow fails the task without retrying)."""
+    raise FAILURE_ERRORS.get(error or "", HokusaiPermanentError)(reason)
+
+
+class MLflowBaselineSensor(BaseSensorOperator):
+    """
+    Wait for an MLflow run to finish, then succeed only if its metric beats the baseline.
+
+    The candidate is ``run_id``, or the first run of ``experiment_name`` that matches ``filter_string`` in
+    ``order_by`` order (newest first by default). The baseline is the same metric of the model version behind
+    ``baseline_model_name@baseline_alias`` (e.g. ``champion``), or ``baseline_value``; when both are given the
+    value is the fallback for the very first model, before any alias exists. The decision is
+    :func:`airflow_provider_hokusai.baseline.compare`.
+
+    Outcomes: keeps waiting while the run is RUNNING or SCHEDULED (or not created yet). Succeeds when it
+    FINISHED and beat the baseline, returning (XCom) the evidence ``{"run_id", "experiment_id",
+    "experiment_name", "metric_name", "current_value", "baseline_value", "baseline_source", "direction",
+    "improvement_percentage", "min_improvement", "passed"}``. Fails at once, without retries, with
+    :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, ``RunFailedError`` (FAILED/KILLED),
+    ``MetricMissingError`` (absent or non-finite) or ``BaselineUnavailableError``.
+
+    Works in ``poke`` and ``reschedule`` modes, and with ``deferrable=True`` waits in the triggerer through
+    :class:`~airflow_provider_hokusai.triggers.mlflow.MLflowBaselineTrigger`, polling every ``poke_interval``.
+
+    :param metric_name: Metric to compare. (templated)
+    :param run_id: The candidate run. (templated)
+    :param experiment_name: Experiment to pick the candidate from when ``run_id`` is not given. (templated)
+    :param filter_string: MLflow search filter for the candidate, e.g. ``"tags.candidate = 'true'"``. (templated)
+    :param order_by: MLflow ``order_by`` clauses; newest run first by default.
+    :param baseline_value: The value to beat, or the fallback when the alias does not exist yet. (templated)
+    :param baseline_model_name: Registered model whose alias holds the baseline. (templated)
+    :param baseline_alias: Alias of the baseline version, e.g. ``champion``. (templated)
+    :param direction: ``higher_is_better`` / ``lower_is_better``; inferred from the metric name if None.
+        (templated)
+    :param min_improvement: Minimum improvement required, percent of the baseline by default. (templated)
+    :param min_improvement_mode: ``relative`` (percent) or ``absolute`` (metric units).
+    :param mlflow_conn_id: Id of the ``mlflow`` connection.
+    :param deferrable: Wait in the triggerer instead of occupying a worker slot.
+    """
+
+    template_fields: Sequence[str] = (
+        "metric_name",
+        "run_id",
+        "experiment_name",
+        "filter_string",
+        "baseline_value",
+        "baseline_model_name",
+        "baseline_alias",
+        "direction",
+        "min_improvement",
+    )
+    ui_color = "#d5ebf7"
+
+    def __init__(
+        self,
+        *,
+        metric_name: str,
+        run_id: str | None = None,
+        experiment_name: str | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        baseline_value: float | str | None = None,
+        baseline_model_name: str | None = None,
+        baseline_alias: str | None = None,
+        direction: str | None = None,
+        min_improvement: float | str = 0.0,
+        min_improvement_mode: str = "relative",
+        mlflow_conn_id: str = MLflowHook.default_conn_name,
+        deferrable: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.metric_name = metric_name
+        self.run_id = run_id
+        self.experiment_name = experiment_name
+        self.filter_string = filter_string
+        self.order_by = list(order_by) if order_by else list(DEFAULT_ORDER_BY)
+        self.baseline_value = baseline_value
+        self.baseline_model_name = baseline_model_name
+        self.baseline_alias = baseline_alias
+        self.direction = direction
+        self.min_improvement = min_improvement
+        self.min_improvement_mode = min_improvement_mode
+        self.mlflow_conn_id = mlflow_conn_id
+        self.deferrable = deferrable
+
+    @property
+    def hook(self) -> MLflowHook:
+        return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
+
+    def _inputs(self) -> dict[str, Any]:
+        """The rendered inputs, checked; every problem is reported at once before anything is queried."""
+        errors: list[tuple[str, str]] = []
+        if not isinstance(self.metric_name, str) or not self.metric_name.strip():
+            errors.append(("metric_name", "must be a non-empty string"))
+        run_id = self.run_id or None
+        experiment_name = self.experiment_name or None
+        if bool(run_id) == bool(experiment_name):
+            errors.append(("run_id", "give exactly one of run_id or experiment_name"))
+        if bool(self.baseline_alias) != bool(self.baseline_model_name):
+            errors.append(("baseline_alias", "baseline_alias and baseline_model_name go together"))
+        baseline_value = _optional_float("baseline_value", self.baseline_value, errors)
+        if baseline_value is None and not self.baseline_alias:
+            errors.append(("baseline_value", "give baseline_value, or baseline_model_name + baseline_alias"))
+        min_improvement = _optional_float("min_improvement", self.min_improvement, errors)
+        if errors:
+            raise InvalidBaselineInput(errors)
+        return {
+            "metric_name": self.metric_name,
+            "run_id": run_id,
+            "experiment_name": experiment_name,
+            "filter_string": self.filter_string or None,
+            "order_by": list(self.order_by),
+            "baseline_value": baseline_value,
+            "baseline_model_name": self.baseline_model_name or None,
+            "baseline_alias": self.baseline_alias or None,
+            "direction": str(self.direction) if self.direction else None,
+            "min_improvement": min_improvement or 0.0,
+            "min_improvement_mode": str(self.min_improvement_mode),
+        }
+
+    def _outcome(self, check: BaselineCheck) -> dict[str, Any] | None:
+        if check.status == "success":
+            self.log.info("Baseline gate passed: %s", check.reason)
+            return check.evidence
+        if check.status == "failed":
+            self.log.error("Baseline gate failed: %s", check.reason)
+            raise_for_failure(check.error, check.reason)
+        self.log.info("Waiting: %s", check.reason)
+        return None
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        evidence = self._outcome(self.hook.evaluate_baseline(**self._inputs()))
+        if evidence is None:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=evidence)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        inputs = self._inputs()
+        # One look first: a run that already finished needs no trip through the triggerer.
+        evidence = self._outcome(self.hook.evaluate_baseline(**inputs))
+        if evidence is not None:
+            return evidence
+        from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
+
+        self.defer(
+            trigger=MLflowBaselineTrigger(
+                **inputs, mlflow_conn_id=self.mlflow_conn_id, poll_interval=float(self.poke_interval)
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout)) if self.timeout is not None else None,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Turn the trigger's event into the evidence (success) or the matching error."""
+        status = event.get("status")
+        if status == "success":
+            self.log.info("Baseline gate passed: %s", event.get("reason"))
+            return dict(event["evidence"])
+        reason = str(event.get("reason") or "no reason given")
+        if status == "failed":
+            self.log.error("Baseline gate failed: %s", reason)
+            raise_for_failure(event.get("error"), reason)
+        raise HokusaiRetryableError(f"MLflow baseline trigger error: {reason}")
+
+
+def _optional_float(field: str, value: Any, errors: list[tuple[str, str]]) -> float | None:
+    # Templated numbers arrive as strings unless the DAG renders native objects.
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        errors.append((field, f"must be a number, got {value!r}"))
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        errors.append((field, f"must be a number, got {value!r}"))
+        return None
