@@ -311,8 +311,11 @@ class MLflowHook(BaseHook):
             value = self.get_run(version.run_id).data.metrics.get(metric_name)
             if value is not None:
                 return float(value)
-        if version.model_id:
-            for metric in self.client.get_logged_model(version.model_id).metrics or []:
+        # Over REST, MLflow 3.17 leaves ModelVersion.model_id empty; the source still names the logged model.
+        source_match = _LOGGED_MODEL_URI.match(version.source or "")
+        logged_model_id = version.model_id or (source_match["model_id"] if source_match else None)
+        if logged_model_id:
+            for metric in self.client.get_logged_model(logged_model_id).metrics or []:
                 if metric.key == metric_name:
                     return float(metric.value)
         return None
