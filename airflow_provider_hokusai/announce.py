@@ -117,14 +117,16 @@ def receipt_from_tags(version_tags: Mapping[str, str]) -> dict[str, Any] | None:
 
 
 def _receipt_tags(receipt: PublishReceipt) -> dict[str, str]:
+    # Tags are written one by one, in this order: the status goes last so that a version only reads as
+    # "published" once its whole receipt is there.
     return {
-        t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED,
         t.ANNOUNCEMENT_MESSAGE_ID: receipt.message_id,
         t.ANNOUNCEMENT_BACKEND: receipt.backend,
         t.ANNOUNCEMENT_QUEUE: receipt.queue,
         t.ANNOUNCEMENT_BROKER_ID: receipt.broker_message_id or "",
         t.ANNOUNCED_AT: receipt.published_at,
         t.ANNOUNCEMENT_ERROR: "",
+        t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED,
     }
 
 

@@ -27,6 +27,8 @@ from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOper
 from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
 
 DAG_ID = "hokusai_model_release"
+MLFLOW_CONN_ID = "mlflow_default"
+QUEUE_CONN_ID = "hokusai_queue"
 
 default_args: dict[str, Any] = {
     "owner": "hokusai-ml",
@@ -57,8 +59,6 @@ with DAG(
         ),
     ),
     params={
-        "mlflow_conn_id": Param("mlflow_default", type="string", description="MLflow connection."),
-        "queue_conn_id": Param("hokusai_queue", type="string", description="Queue connection (redis or aws)."),
         "queue_name": Param(None, type=["null", "string"], description="Queue/list name; connection default."),
         "experiment_name": Param("hokusai-breast-cancer", type="string"),
         "registered_model_name": Param("hokusai-breast-cancer-classifier", type="string"),
@@ -98,13 +98,15 @@ with DAG(
             "auroc": float(roc_auc_score(y_test, proba)),
             "log_loss": float(log_loss(y_test, proba)),
         }
-        hook = MLflowHook(mlflow_conn_id=params["mlflow_conn_id"])
-        with hook.fluent_session():
-            mlflow.set_experiment(params["experiment_name"])
-            with mlflow.start_run(run_name="breast-cancer-logreg") as run:
-                mlflow.log_params({"model": "logistic_regression", "C": params["regularization_c"]})
-                mlflow.log_metrics(metrics)
-                mlflow.sklearn.log_model(model, name="model", input_example=x_test[:2])
+        # Training code uses MLflow's fluent API as data scientists write it; the hook only resolves where to log.
+        hook = MLflowHook(mlflow_conn_id=MLFLOW_CONN_ID)
+        mlflow.set_tracking_uri(hook.tracking_uri)
+        mlflow.set_registry_uri(hook.registry_uri)
+        mlflow.set_experiment(params["experiment_name"])
+        with mlflow.start_run(run_name="breast-cancer-logreg") as run:
+            mlflow.log_params({"model": "logistic_regression", "C": params["regularization_c"]})
+            mlflow.log_metrics(metrics)
+            mlflow.sklearn.log_model(model, name="model", input_example=x_test[:2])
         return str(run.info.run_id)
 
     run_id = train()
@@ -115,7 +117,7 @@ with DAG(
         metric_name="{{ params.metric_name }}",
         baseline_value="{{ params.baseline_value }}",
         min_improvement="{{ params.min_improvement }}",
-        mlflow_conn_id="{{ params.mlflow_conn_id }}",
+        mlflow_conn_id=MLFLOW_CONN_ID,
         poke_interval=5,
         timeout=timedelta(minutes=30).total_seconds(),
         mode="reschedule",
@@ -129,16 +131,16 @@ with DAG(
         evidence=validate.output,
         contributor_address="{{ params.contributor_address }}",
         alias="candidate",
-        mlflow_conn_id="{{ params.mlflow_conn_id }}",
+        mlflow_conn_id=MLFLOW_CONN_ID,
     )
 
     announce = PublishModelReadyOperator(
         task_id="announce",
         model_name="{{ ti.xcom_pull(task_ids='register')['model_name'] }}",
         model_version="{{ ti.xcom_pull(task_ids='register')['model_version'] }}",
-        queue_conn_id="{{ params.queue_conn_id }}",
+        queue_conn_id=QUEUE_CONN_ID,
         queue_name="{{ params.queue_name }}",
-        mlflow_conn_id="{{ params.mlflow_conn_id }}",
+        mlflow_conn_id=MLFLOW_CONN_ID,
         extra_tags={"pipeline": DAG_ID, "run_id": "{{ run_id }}"},
     )
 
