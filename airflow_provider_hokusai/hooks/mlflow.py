@@ -447,9 +447,9 @@ class MLflowHook(BaseHook):
     def find_model_version(self, name: str, source: ModelSource) -> ModelVersion | None:
         """The oldest existing version of ``name`` registered from the same run and source, if any."""
         if source.run_id:
-            candidates = self.search_model_versions(f"name = '{_quote(name)}' AND run_id = '{source.run_id}'")
+            candidates = self.search_model_versions(f"name = {_literal(name)} AND run_id = {_literal(source.run_id)}")
         else:
-            candidates = self.search_model_versions(f"name = '{_quote(name)}'")
+            candidates = self.search_model_versions(f"name = {_literal(name)}")
         same = [
             v
             for v in candidates
@@ -509,9 +509,13 @@ class MLflowHook(BaseHook):
             time.sleep(poll_interval)
 
 
-def _quote(value: str) -> str:
-    # MLflow filter strings are SQL-like: a single quote inside a literal is doubled.
-    return value.replace("'", "''")
+def _literal(value: str) -> str:
+    """``value`` as an MLflow filter-string literal; MLflow has no escape, only the choice of quote."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise InvalidRegistrationInput([("registered_model_name", "must not contain both ' and \"")])
 
 
 def _bind_credentials(client: MlflowClient, hook: MLflowHook) -> None:

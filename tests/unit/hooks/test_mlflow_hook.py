@@ -1,0 +1,177 @@
+"""MLflowHook: connection parsing, credentials scoped to the hook's client, test_connection.
+
+Credentials are checked against a real HTTP server on loopback that answers the two MLflow REST calls
+test_connection makes and records the Authorization header of every request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from airflow_provider_hokusai.exceptions import InvalidMLflowConnection, InvalidRegistrationInput
+from airflow_provider_hokusai.hooks.mlflow import MLflowHook, parse_model_uri, redact_uri
+from tests.fixtures.ports import free_port
+
+TOKEN = "s3cr3t-token-value"
+PASSWORD = "s3cr3t-password-value"
+
+
+class Recorder(ThreadingHTTPServer):
+    auth_headers: list[str | None]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def _answer(self) -> None:
+        self.server.auth_headers.append(self.headers.get("Authorization"))
+        body = {"experiments": []} if "experiments" in self.path else {"registered_models": []}
+        payload = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = _answer
+    do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    server = Recorder(("127.0.0.1", free_port()), _Handler)
+    server.auth_headers = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+
+
+def hook_for(monkeypatch: pytest.MonkeyPatch, conn: str | dict) -> MLflowHook:
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_TEST", conn if isinstance(conn, str) else json.dumps(conn))
+    return MLflowHook(mlflow_conn_id="mlflow_test")
+
+
+def test_metadata_and_no_io_in_init() -> None:
+    assert (MLflowHook.conn_type, MLflowHook.hook_name) == ("mlflow", "MLflow")
+    assert (MLflowHook.conn_name_attr, MLflowHook.default_conn_name) == ("mlflow_conn_id", "mlflow_default")
+    # The connection does not exist: constructing must not look it up.
+    assert MLflowHook(mlflow_conn_id="does_not_exist").mlflow_conn_id == "does_not_exist"
+    assert set(MLflowHook.get_ui_field_behaviour()) >= {"hidden_fields", "relabeling"}
+
+
+@pytest.mark.parametrize(
+    ("conn", "tracking_uri", "ui_url"),
+    [
+        ("mlflow://127.0.0.1:5000", "http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("mlflow://mlflow.example:443/?scheme=https", "https://mlflow.example:443", "https://mlflow.example:443"),
+        ("mlflow://127.0.0.1:5000/prefix", "http://127.0.0.1:5000/prefix", "http://127.0.0.1:5000/prefix"),
+        ({"conn_type": "mlflow", "host": "sqlite:////tmp/x/mlflow.db"}, "sqlite:////tmp/x/mlflow.db", None),
+        (
+            {"conn_type": "mlflow", "extra": {"tracking_uri": "sqlite:////tmp/y.db", "ui_url": "http://ui:1/"}},
+            "sqlite:////tmp/y.db",
+            "http://ui:1",
+        ),
+        ({"conn_type": "mlflow", "host": "http://127.0.0.1:5001"}, "http://127.0.0.1:5001", "http://127.0.0.1:5001"),
+    ],
+)
+def test_tracking_uri_forms(
+    monkeypatch: pytest.MonkeyPatch, conn: str | dict, tracking_uri: str, ui_url: str | None
+) -> None:
+    hook = hook_for(monkeypatch, conn)
+    assert hook.tracking_uri == tracking_uri
+    assert hook.registry_uri == tracking_uri
+    assert hook.ui_url == ui_url
+
+
+def test_registry_uri_and_model_version_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = hook_for(monkeypatch, "mlflow://127.0.0.1:5000?registry_uri=http%3A%2F%2F127.0.0.1%3A5002")
+    assert hook.registry_uri == "http://127.0.0.1:5002"
+    assert hook.model_version_url("my model/a", 3) == "http://127.0.0.1:5000/#/models/my%20model%2Fa/versions/3"
+    local = hook_for(monkeypatch, {"conn_type": "mlflow", "host": "sqlite:////tmp/z.db"})
+    assert local.model_version_url("m", 1) is None
+
+
+@pytest.mark.parametrize(
+    ("conn", "field"),
+    [
+        ({"conn_type": "mlflow"}, "host"),
+        ({"conn_type": "mlflow", "host": "127.0.0.1", "extra": {"scheme": "ftp"}}, "extra.scheme"),
+    ],
+)
+def test_bad_connection_is_a_typed_error(monkeypatch: pytest.MonkeyPatch, conn: dict, field: str) -> None:
+    with pytest.raises(InvalidMLflowConnection) as exc:
+        _ = hook_for(monkeypatch, conn).tracking_uri
+    assert exc.value.fields == [field]
+
+
+def test_token_reaches_the_server_but_not_the_process(
+    monkeypatch: pytest.MonkeyPatch, recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow import MlflowClient
+
+    port = recorder.server_address[1]
+    environ_before = dict(os.environ)
+    hook = hook_for(monkeypatch, f"mlflow://:{TOKEN}@127.0.0.1:{port}")
+
+    ok, message = hook.test_connection()
+
+    assert ok, message
+    assert recorder.auth_headers == [f"Bearer {TOKEN}"] * 2
+    assert {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_MLFLOW_TEST"} == {
+        k: v for k, v in environ_before.items() if k != "AIRFLOW_CONN_MLFLOW_TEST"
+    }
+    # Any other client of the process, to the same server, carries no credentials.
+    MlflowClient(tracking_uri=f"http://127.0.0.1:{port}").search_experiments(max_results=1)
+    assert recorder.auth_headers[-1] is None
+    captured = capsys.readouterr()
+    assert TOKEN not in message + captured.out + captured.err
+
+
+def test_basic_auth_reaches_the_server(monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> None:
+    port = recorder.server_address[1]
+    hook = hook_for(monkeypatch, f"mlflow://alice:{PASSWORD}@127.0.0.1:{port}")
+    assert hook.test_connection()[0]
+    expected = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    assert recorder.auth_headers == [expected] * 2
+
+
+def test_client_is_cached(monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> None:
+    hook = hook_for(monkeypatch, f"mlflow://127.0.0.1:{recorder.server_address[1]}")
+    assert hook.get_conn() is hook.client is hook.client
+    assert hook.test_connection()[0]
+    assert recorder.auth_headers == [None, None]
+
+
+def test_connection_failure_is_reported_without_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    hook = hook_for(monkeypatch, f"mlflow://:{TOKEN}@127.0.0.1:{free_port()}")
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "not usable" in message
+    assert TOKEN not in message
+
+
+def test_redact_uri() -> None:
+    assert redact_uri("http://u:p@h:1/x") == "http://***@h:1/x"
+    assert redact_uri("sqlite:////a/b.db") == "sqlite:////a/b.db"
+
+
+def test_parse_model_uri() -> None:
+    assert parse_model_uri("runs:/abc/model") == ("abc", None)
+    assert parse_model_uri("models:/m-0123abc") == (None, "m-0123abc")
+    for bad in ("models:/name/1", "runs:/abc", "s3://b/k", ""):
+        with pytest.raises(InvalidRegistrationInput):
+            parse_model_uri(bad)

@@ -1,0 +1,136 @@
+"""RegisterModelOperator pieces that need no server: input validation, evidence parsing, the READY wait (fake
+registry client) and the extra link. The real registration is in tests/integration/operators."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from airflow_provider_hokusai import tags
+from airflow_provider_hokusai.exceptions import (
+    HokusaiPermanentError,
+    HokusaiRetryableError,
+    InvalidRegistrationInput,
+    ModelRegistrationError,
+    ModelRegistrationTimeout,
+)
+from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
+from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator, parse_evidence
+
+EVIDENCE = {
+    "run_id": "r1",
+    "experiment_id": "1",
+    "experiment_name": "exp",
+    "metric_name": "val_rmse",
+    "current_value": 0.8,
+    "baseline_value": 1.0,
+    "baseline_source": "alias:champion",
+    "direction": "lower_is_better",
+    "improvement_percentage": 20.0,
+    "min_improvement": 0.0,
+    "passed": True,
+}
+
+
+def operator(**kwargs: Any) -> RegisterModelOperator:
+    kwargs.setdefault("model_uri", "runs:/r1/model")
+    kwargs.setdefault("registered_model_name", "m")
+    kwargs.setdefault("token_symbol", "HOK")
+    kwargs.setdefault("evidence", EVIDENCE)
+    return RegisterModelOperator(task_id="register", **kwargs)
+
+
+def test_validate_builds_the_tags() -> None:
+    evidence, version_tags = operator(contributor_address="0x" + "0" * 40, model_id="hokusai-m").validate()
+    assert evidence["improvement_percentage"] == pytest.approx(20.0)
+    assert version_tags[tags.BENCHMARK_VALUE] == repr(1.0)
+    assert version_tags[tags.CURRENT_VALUE] == repr(0.8)
+    assert version_tags[tags.DIRECTION] == "lower_is_better"
+    assert version_tags[tags.MODEL_ID] == "hokusai-m"
+    assert version_tags[tags.STATUS] == tags.STATUS_VALIDATED
+    assert float(version_tags[tags.IMPROVEMENT_PERCENTAGE]) == pytest.approx(20.0)
+
+
+def test_validate_reports_every_problem_at_once() -> None:
+    with pytest.raises(InvalidRegistrationInput) as exc:
+        operator(
+            token_symbol="bad symbol",
+            contributor_address="nope",
+            model_uri="file:///x",
+            evidence={**EVIDENCE, "current_value": -1},
+        ).validate()
+    assert set(exc.value.fields) == {"token_symbol", "contributor_address", "model_uri", "evidence.current_value"}
+    assert isinstance(exc.value, HokusaiPermanentError)
+
+
+def test_parse_evidence_accepts_dict_json_and_repr() -> None:
+    assert parse_evidence(EVIDENCE) == EVIDENCE
+    assert parse_evidence(json.dumps(EVIDENCE)) == EVIDENCE
+    assert parse_evidence(repr(EVIDENCE)) == EVIDENCE
+    with pytest.raises(InvalidRegistrationInput):
+        parse_evidence("[1, 2]")
+
+
+def test_templated_fields_and_link() -> None:
+    op = operator()
+    assert {"model_uri", "registered_model_name", "token_symbol", "evidence", "alias"} <= set(op.template_fields)
+    assert [link.name for link in op.operator_extra_links] == ["MLflow model version"]
+
+
+class FakeRegistry:
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+        self.calls = 0
+
+    def get_model_version(self, name: str, version: str) -> SimpleNamespace:
+        status = self.statuses[min(self.calls, len(self.statuses) - 1)]
+        self.calls += 1
+        return SimpleNamespace(name=name, version=version, status=status, status_message="disk full")
+
+
+def hook_with(client: FakeRegistry) -> MLflowHook:
+    hook = MLflowHook()
+    hook.__dict__["client"] = client  # seeds the cached_property
+    return hook
+
+
+def test_ready_wait_polls_until_ready() -> None:
+    client = FakeRegistry(["PENDING_REGISTRATION", "PENDING_REGISTRATION", "READY"])
+    assert hook_with(client).wait_for_model_version_ready("m", "1", poll_interval=0).status == "READY"
+    assert client.calls == 3
+
+
+def test_failed_registration_is_permanent() -> None:
+    client = FakeRegistry(["PENDING_REGISTRATION", "FAILED_REGISTRATION"])
+    with pytest.raises(ModelRegistrationError, match="disk full"):
+        hook_with(client).wait_for_model_version_ready("m", "1", poll_interval=0)
+
+
+def test_ready_wait_is_bounded_and_retryable() -> None:
+    with pytest.raises(ModelRegistrationTimeout) as exc:
+        hook_with(FakeRegistry(["PENDING_REGISTRATION"])).wait_for_model_version_ready(
+            "m", "1", timeout=0, poll_interval=0
+        )
+    assert isinstance(exc.value, HokusaiRetryableError)
+
+
+@pytest.mark.parametrize(("stored", "expected"), [("http://mlflow/#/models/m/versions/1", None), (None, "")])
+def test_link_reads_the_url_from_xcom(
+    monkeypatch: pytest.MonkeyPatch, stored: str | None, expected: str | None
+) -> None:
+    from airflow.sdk.execution_time.xcom import XCom
+
+    seen: dict[str, Any] = {}
+
+    def get_value(*, key: str, ti_key: Any) -> str | None:
+        seen.update(key=key, ti_key=ti_key)
+        return stored
+
+    monkeypatch.setattr(XCom, "get_value", get_value)
+    link = MLflowModelVersionLink().get_link(operator(), ti_key="ti-key")  # type: ignore[arg-type]
+    assert link == (stored if expected is None else expected)
+    assert seen == {"key": MODEL_VERSION_URL_XCOM_KEY, "ti_key": "ti-key"}
