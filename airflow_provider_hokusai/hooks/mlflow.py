@@ -155,7 +155,9 @@ class MLflowHook(BaseHook):
     @cached_property
     def _settings(self) -> dict[str, Any]:
         conn = self.get_connection(self.mlflow_conn_id)
-        extra = conn.extra_dejson
+        # Form fields may be saved with the legacy "extra__mlflow__" prefix; plain keys win.
+        extra = {k.removeprefix("extra__mlflow__"): v for k, v in conn.extra_dejson.items() if v not in (None, "")}
+        extra |= {k: v for k, v in conn.extra_dejson.items() if not k.startswith("extra__") and v not in (None, "")}
         tracking_uri = str(extra.get("tracking_uri") or "").strip()
         host = (conn.host or "").strip()
         if not tracking_uri:

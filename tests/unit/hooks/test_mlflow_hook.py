@@ -85,6 +85,15 @@ def test_metadata_and_no_io_in_init() -> None:
             "http://ui:1",
         ),
         ({"conn_type": "mlflow", "host": "http://127.0.0.1:5001"}, "http://127.0.0.1:5001", "http://127.0.0.1:5001"),
+        (
+            {
+                "conn_type": "mlflow",
+                "host": "h",
+                "extra": {"extra__mlflow__scheme": "https", "extra__mlflow__ui_url": ""},
+            },
+            "https://h",
+            "https://h",
+        ),
     ],
 )
 def test_tracking_uri_forms(

@@ -1,0 +1,42 @@
+"""MLflowHook against a real mlflow server and the embedded sqlite store."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+from tests.fixtures.mlflow import MLflowServer, create_run, unique
+
+pytestmark = pytest.mark.integration
+
+
+def test_test_connection_against_the_server(mlflow_conn: MLflowServer) -> None:
+    ok, message = MLflowHook().test_connection()
+    assert ok, message
+    assert mlflow_conn.url in message
+
+
+def test_test_connection_against_the_embedded_store(mlflow_embedded_conn: str) -> None:
+    hook = MLflowHook()
+    assert hook.test_connection()[0]
+    assert hook.tracking_uri == mlflow_embedded_conn
+    assert hook.ui_url is None
+
+
+def test_helpers_the_publisher_uses(mlflow_conn: MLflowServer) -> None:
+    hook = MLflowHook()
+    run_id = create_run(mlflow_conn.url, unique("exp"), metrics={"accuracy": 0.9})
+    name = unique("model")
+    hook.client.create_registered_model(name)
+    hook.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    hook.client.set_registered_model_alias(name, "champion", "1")
+
+    hook.set_model_version_tags(name, 1, {"a": "1", "b": "two"})
+
+    assert hook.get_run(run_id).data.metrics == {"accuracy": 0.9}
+    assert hook.get_model_version(name, "1").tags == {"a": "1", "b": "two"}
+    assert [v.version for v in hook.search_model_versions(f"name = '{name}' AND run_id = '{run_id}'")] == ["1"]
+    assert hook.model_version_url(name, "1") == f"{mlflow_conn.url}/#/models/{name}/versions/1"
+    assert hook.get_alias_metric(name, "champion", "accuracy") == 0.9
+    assert hook.get_alias_metric(name, "no-such-alias", "accuracy") is None
+    assert hook.get_alias_metric(name, "champion", "f1") is None
