@@ -117,3 +117,12 @@ class ModelRegistrationError(HokusaiPermanentError):
 
 class ModelRegistrationTimeout(HokusaiRetryableError):
     """The model version is not READY yet; a retry reuses the same version and resumes the wait."""
+
+
+# Operations: the queue health endpoint.
+
+
+class InvalidHealthConfiguration(InvalidInputError):
+    """A ``[hokusai]`` health option (connection ids, timeout, auth flag) that breaks its rule."""
+
+    subject = "[hokusai] health configuration"
