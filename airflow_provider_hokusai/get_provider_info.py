@@ -78,6 +78,39 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Hokusai", "python-modules": ["airflow_provider_hokusai.triggers.mlflow"]},
         ],
         "extra-links": ["airflow_provider_hokusai.links.MLflowModelVersionLink"],
-        "plugins": [],
-        "config": {},
+        "plugins": [
+            {"name": "hokusai", "plugin-class": "airflow_provider_hokusai.plugins.health.HokusaiPlugin"},
+        ],
+        "config": {
+            "hokusai": {
+                "description": "The Hokusai provider's queue health endpoint, GET /hokusai/health on the API server.",
+                "options": {
+                    "health_queue_conn_ids": {
+                        "description": "Comma-separated ids of the queue connections (redis or aws) that "
+                        "/hokusai/health checks. Empty: nothing is checked and the endpoint answers 200.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "hokusai_queue,hokusai_sqs",
+                        "default": "",
+                    },
+                    "health_timeout_seconds": {
+                        "description": "Upper bound, in seconds (at most 60), on how long one health request waits "
+                        "for the queue checks; a queue that has not answered by then is reported as timed out.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "1.5",
+                        "default": "3",
+                    },
+                    "health_require_auth": {
+                        "description": "Require an Airflow API token (Bearer header or the UI session cookie) to "
+                        "read /hokusai/health. Off by default so that load-balancer probes work, like Airflow's "
+                        "own /api/v2/monitor/health; the answer never contains credentials.",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": "False",
+                    },
+                },
+            },
+        },
     }

@@ -1,0 +1,3 @@
+"""Airflow plugins shipped with the Hokusai provider (registered through ``get_provider_info()["plugins"]``)."""
+
+from __future__ import annotations
