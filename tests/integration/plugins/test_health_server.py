@@ -1,0 +1,156 @@
+"""``GET /hokusai/health`` over real HTTP (uvicorn), against real redis-servers: healthy, stopped, hanging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.plugins.conftest import PASSWORD, HangingBroker, HealthServer, RedisServer
+
+pytestmark = pytest.mark.integration
+
+HEALTH_TIMEOUT = 1.0
+# Far above the endpoint's own bound: if the endpoint did not bound its answer, the client would give up first.
+CLIENT_TIMEOUT = 15.0
+
+
+@pytest.fixture(autouse=True)
+def _health_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__HOKUSAI__HEALTH_TIMEOUT_SECONDS", str(HEALTH_TIMEOUT))
+    monkeypatch.delenv("AIRFLOW__HOKUSAI__HEALTH_REQUIRE_AUTH", raising=False)
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, **connections: str) -> None:
+    """Point connection ids at URIs and make them the ones the endpoint checks."""
+    for conn_id, uri in connections.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", uri)
+    monkeypatch.setenv("AIRFLOW__HOKUSAI__HEALTH_QUEUE_CONN_IDS", ",".join(connections))
+
+
+def get_health(server: HealthServer) -> httpx.Response:
+    return httpx.get(f"{server.url}/health", timeout=CLIENT_TIMEOUT)
+
+
+def entries(response: httpx.Response) -> dict[str, dict[str, Any]]:
+    return {q["conn_id"]: q for q in response.json()["queues"]}
+
+
+def test_healthy_broker_200_with_depths(
+    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = redis_factory(password=PASSWORD)
+    configure(monkeypatch, health_redis=redis.uri())
+
+    response = get_health(health_server)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "healthy"
+    entry = entries(response)["health_redis"]
+    assert entry["reachable"] is True
+    assert entry["healthy"] is True
+    assert entry["error"] is None
+    assert entry["backend"] == "redis"
+    assert entry["latency_ms"] is not None and entry["latency_ms"] >= 0
+    assert entry["depth"] == 0
+    assert PASSWORD not in response.text
+
+    # The depth is the real length of the list the hook reports as its queue.
+    redis.client().lpush(entry["queue"], "m1", "m2")
+    again = entries(get_health(health_server))["health_redis"]
+    assert again["depth"] == 2
+
+
+def test_stopped_broker_503_unreachable(
+    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = redis_factory(password=PASSWORD)
+    configure(monkeypatch, health_redis=redis.uri())
+    assert get_health(health_server).status_code == 200
+
+    redis.stop()
+    response = get_health(health_server)
+    assert response.status_code == 503, response.text
+    assert response.json()["status"] == "unhealthy"
+    entry = entries(response)["health_redis"]
+    assert entry["reachable"] is False
+    assert entry["healthy"] is False
+    assert entry["error"]
+    assert PASSWORD not in response.text
+
+
+def test_one_stopped_broker_makes_the_whole_answer_503(
+    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up = redis_factory()
+    down = redis_factory()
+    down.stop()
+    configure(monkeypatch, health_up=up.uri(), health_down=down.uri())
+
+    response = get_health(health_server)
+    assert response.status_code == 503
+    assert [(q["conn_id"], q["healthy"]) for q in response.json()["queues"]] == [
+        ("health_up", True),
+        ("health_down", False),
+    ]
+
+
+def test_hanging_broker_answers_within_the_bound(
+    health_server: HealthServer,
+    hanging_broker: HangingBroker,
+    redis_factory: Callable[..., RedisServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    up = redis_factory()
+    configure(
+        monkeypatch,
+        health_up=up.uri(),
+        health_hangs=f"redis://:{PASSWORD}@127.0.0.1:{hanging_broker.port}/0",
+    )
+
+    response = get_health(health_server)
+    assert response.status_code == 503, response.text
+    by_id = entries(response)
+    assert by_id["health_up"]["healthy"] is True
+    hangs = by_id["health_hangs"]
+    assert (hangs["reachable"], hangs["healthy"]) == (False, False)
+    assert hangs["error"].startswith(f"timed out after {HEALTH_TIMEOUT:g}s"), hangs["error"]
+    assert hanging_broker.accepted, "the check never reached the hanging broker"
+    assert PASSWORD not in response.text
+
+    # A second probe while the first check is still stuck does not start another one.
+    accepted_before = len(hanging_broker.accepted)
+    second = get_health(health_server)
+    assert second.status_code == 503
+    assert "still running" in entries(second)["health_hangs"]["error"]
+    assert len(hanging_broker.accepted) == accepted_before
+
+
+def test_wrong_password_is_unhealthy_and_not_echoed(
+    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = redis_factory(password=PASSWORD)
+    wrong = "not-the-Pa55word-41ab"
+    configure(monkeypatch, health_redis=redis.uri(password=wrong))
+
+    response = get_health(health_server)
+    assert response.status_code == 503, response.text
+    entry = entries(response)["health_redis"]
+    assert entry["healthy"] is False
+    assert entry["error"]
+    assert wrong not in response.text
+    assert PASSWORD not in response.text
+
+
+def test_unknown_connection_is_reported_not_raised(
+    health_server: HealthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_HEALTH_NOWHERE", raising=False)
+    monkeypatch.setenv("AIRFLOW__HOKUSAI__HEALTH_QUEUE_CONN_IDS", "health_nowhere")
+    response = get_health(health_server)
+    assert response.status_code == 503
+    entry = entries(response)["health_nowhere"]
+    assert (entry["reachable"], entry["healthy"]) == (False, False)
+    assert "health_nowhere" in entry["error"]
