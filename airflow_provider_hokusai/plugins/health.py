@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow.sdk.plugins_manager import AirflowPlugin
 
@@ -220,7 +221,8 @@ def connection_secrets(conn_id: str) -> list[str]:
     except Exception:
         extra = {}
     secrets += _secret_values(extra)
-    return secrets
+    # Error texts often carry the URI form, where a password like "p@ss" reads "p%40ss".
+    return secrets + [encoded for s in secrets if (encoded := quote(s, safe="")) != s]
 
 
 def _secret_values(extra: Any, sensitive: bool = False) -> list[str]:

@@ -138,6 +138,13 @@ def test_connection_secrets_reads_password_and_secret_extras(monkeypatch: pytest
     assert set(secrets) == {PASSWORD, "session-tok-123", "nested-secret-456"}
 
 
+def test_connection_secrets_include_the_uri_encoded_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_HEALTH_ENCODED", json.dumps({"conn_type": "redis", "password": "p@ss/w0rd"}))
+    secrets = connection_secrets("health_encoded")
+    assert "p%40ss%2Fw0rd" in secrets
+    assert "p%40ss%2Fw0rd" not in scrub("AUTH for redis://h:1 with p%40ss%2Fw0rd failed", secrets)
+
+
 def test_connection_secrets_of_a_missing_connection_is_empty() -> None:
     assert connection_secrets("no_such_connection_anywhere") == []
 
