@@ -126,3 +126,52 @@ class InvalidHealthConfiguration(InvalidInputError):
     """A ``[hokusai]`` health option (connection ids, timeout, auth flag) that breaks its rule."""
 
     subject = "[hokusai] health configuration"
+
+
+# Queue side: publishing model_ready_to_deploy messages to Redis or SQS.
+
+
+class InvalidRetryPolicy(InvalidInputError):
+    """A :class:`~airflow_provider_hokusai.retry.RetryPolicy` whose attempts, backoff or jitter break a rule."""
+
+    subject = "retry policy"
+
+
+class QueuePublishError(HokusaiRetryableError):
+    """
+    The broker did not take the message within the bounded in-task retries (down, timing out, throttling).
+
+    Airflow's task retries take over; they are safe because the queue hooks deduplicate on the message id.
+    """
+
+
+class QueuePermanentError(HokusaiPermanentError):
+    """A publish or status call that retrying cannot fix; nothing was published."""
+
+
+class QueueConnectionTypeError(QueuePermanentError):
+    """The connection's type has no queue hook: only ``redis``/``rediss`` and ``aws`` connections do."""
+
+
+class QueueNotFoundError(QueuePermanentError):
+    """The named queue does not exist on the broker (SQS), or no queue is configured at all."""
+
+
+class QueueAccessDeniedError(QueuePermanentError):
+    """The broker refused the credentials or the operation (authentication or authorization)."""
+
+
+class InvalidQueueConfiguration(InvalidInputError, QueuePermanentError):
+    """A queue connection extra or hook argument (timeouts, pool size, TTL, queue names) that breaks its rule."""
+
+    subject = "queue configuration"
+
+
+class InvalidQueueMessage(InvalidInputError, QueuePermanentError):
+    """A value the queue hooks refuse to publish: not a rendered message, or one the broker cannot carry."""
+
+    subject = "queue message"
+
+
+class MessageTooLargeError(InvalidQueueMessage):
+    """The serialized message (with its attributes) exceeds the queue's size limit; nothing was sent."""

@@ -1,0 +1,45 @@
+"""
+Names of the metrics the provider emits through Airflow's ``Stats`` (StatsD or OpenTelemetry, as configured).
+
+Every name starts with ``hokusai.``. Queue metrics carry the tags ``backend`` (``redis`` or ``sqs``) and ``queue``;
+with StatsD tagging off, Airflow drops the tags and the names stay valid.
+"""
+
+from __future__ import annotations
+
+PREFIX = "hokusai"
+
+#: Counter: messages the broker accepted (new ones, not duplicates).
+QUEUE_PUBLISHED = f"{PREFIX}.queue.published"
+#: Counter: publishes absorbed by deduplication (the message id was already on the queue).
+QUEUE_DUPLICATE = f"{PREFIX}.queue.duplicate"
+#: Counter: publishes that failed for good (after the bounded retries, or at once for a permanent error).
+#: Extra tag ``reason``: ``retryable`` or ``permanent``.
+QUEUE_FAILED = f"{PREFIX}.queue.failed"
+#: Counter: in-task retries of a publish after a connection error or timeout.
+QUEUE_RETRIED = f"{PREFIX}.queue.retried"
+#: Timer (milliseconds): one publish call, retries included, from first attempt to the broker's answer.
+QUEUE_PUBLISH_DURATION = f"{PREFIX}.queue.publish_duration"
+
+#: Counters of a reconciliation run: versions found without a receipt, then published, then failed.
+RECONCILE_FOUND = f"{PREFIX}.reconcile.found"
+RECONCILE_PUBLISHED = f"{PREFIX}.reconcile.published"
+RECONCILE_FAILED = f"{PREFIX}.reconcile.failed"
+
+#: Counter: a release task failed (tags ``dag_id``, ``task_id``).
+TASK_FAILED = f"{PREFIX}.task.failed"
+#: Counter: a release DAG run missed its deadline (tag ``dag_id``).
+DEADLINE_MISSED = f"{PREFIX}.deadline.missed"
+
+ALL_METRICS = (
+    QUEUE_PUBLISHED,
+    QUEUE_DUPLICATE,
+    QUEUE_FAILED,
+    QUEUE_RETRIED,
+    QUEUE_PUBLISH_DURATION,
+    RECONCILE_FOUND,
+    RECONCILE_PUBLISHED,
+    RECONCILE_FAILED,
+    TASK_FAILED,
+    DEADLINE_MISSED,
+)
