@@ -383,7 +383,8 @@ def test_environment_the_dags_read_is_set_and_the_sqs_queue_is_created() -> None
         assert environment(services()["sqs-init"])["HOKUSAI_SQS_QUEUE"] == queue
         publish = json.loads(env["AIRFLOW_CONN_HOKUSAI_QUEUE"])
         assert publish["extra"]["endpoint_url"] == f"{parts.scheme}://{parts.netloc}"
-        assert queue in json.dumps(publish), "the release DAG must publish to the queue the consumer DAG watches"
+        # get_queue_hook's default queue is the connection extra "queue".
+        assert publish["extra"]["queue"] == queue, "the release DAG must publish to the queue the consumer watches"
 
 
 @pytest.mark.parametrize(
