@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -61,6 +62,35 @@ def test_healthy_broker_200_with_depths(
     redis.client().lpush(entry["queue"], "m1", "m2")
     again = entries(get_health(health_server))["health_redis"]
     assert again["depth"] == 2
+
+
+def test_last_announcement_time_after_a_real_publish(
+    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_hokusai.hooks.queue import get_queue_hook
+    from airflow_provider_hokusai.messages.model_ready import build_model_ready_message
+
+    redis = redis_factory(password=PASSWORD)
+    configure(monkeypatch, health_redis=redis.uri())
+    before = entries(get_health(health_server))["health_redis"]
+    assert before["last_announcement_at"] is None
+
+    message = build_model_ready_message(
+        model_name="health-model",
+        model_version=1,
+        mlflow_run_id="0123456789abcdef0123456789abcdef",
+        token_symbol="HLTH",
+        metric_name="accuracy",
+        current_value=0.95,
+        baseline_value=0.9,
+    )
+    get_queue_hook("health_redis").publish(message)
+
+    after = entries(get_health(health_server))["health_redis"]
+    assert after["depth"] == 1
+    published_at = datetime.fromisoformat(after["last_announcement_at"])
+    assert published_at.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - published_at) < timedelta(minutes=5)
 
 
 def test_stopped_broker_503_unreachable(
