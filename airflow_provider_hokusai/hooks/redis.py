@@ -356,21 +356,24 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
 
     def _with_retry(self, fn: Callable[[], T], count: int) -> tuple[T, int]:
         """Run ``fn`` under the retry policy (redis-py's ``Retry``); returns its result and the attempts it took."""
-        failures = 0
+        attempts = 0
+
+        def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            return fn()
 
         def on_failure(error: Exception, failed: int) -> None:
-            nonlocal failures
-            failures = failed
             if failed <= self._redis_retry.get_retries():
                 self._record_retry(error, failed)
 
         try:
             result = self._redis_retry.call_with_retry(
-                fn, on_failure, is_retryable=_is_retryable, with_failure_count=True
+                attempt, on_failure, is_retryable=_is_retryable, with_failure_count=True
             )
         except Exception as exc:
-            raise self._publish_failed(exc, count, failures + 1) from exc
-        return result, failures + 1
+            raise self._publish_failed(exc, count, attempts) from exc
+        return result, attempts
 
     def _publish_body(self, message: ModelReadyToDeployMessage, body: str) -> PublishReceipt:
         start = time.perf_counter()
