@@ -23,6 +23,15 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [
             {"integration-name": "Hokusai", "python-modules": ["airflow_provider_hokusai.hooks.mlflow"]},
+            {
+                # Queue hooks reuse the official providers' redis and aws connection types; none is declared here.
+                "integration-name": "Hokusai",
+                "python-modules": [
+                    "airflow_provider_hokusai.hooks.queue",
+                    "airflow_provider_hokusai.hooks.redis",
+                    "airflow_provider_hokusai.hooks.sqs",
+                ],
+            },
         ],
         "connection-types": [
             {
