@@ -1,0 +1,204 @@
+"""
+Per-publish overhead of the queue hooks against the bare client call on the same server, in one run.
+
+* Redis: ``RedisQueueHook.publish`` (validation, size check, atomic dedup+LPUSH script, receipt, metrics) against a
+  raw redis-py ``LPUSH`` round trip of the same JSON body. Goal: ratio <= 1.5.
+* SQS: ``SqsQueueHook.publish`` (attributes, size check, retries config, receipt, metrics) against a raw boto3
+  ``send_message`` of the same body to the same moto endpoint and queue. Goal: ratio <= 1.2.
+
+The two sides alternate in small blocks (Redis) or call by call (SQS), so that load from other processes and
+moto's slow-down as a queue grows hit both alike; each ratio is the median of the per-round ratios of median
+latencies. Usage: ``python -m bench.publish [--rounds N] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import cleanup, free_port, isolate_airflow_home, median, moto_server, redis_server
+
+GOALS = {"redis": 1.5, "sqs": 1.2}
+
+
+def _messages(count: int, offset: int) -> list[Any]:
+    from airflow_provider_hokusai.messages import build_model_ready_message
+
+    return [
+        build_model_ready_message(
+            model_name="bench-model",
+            model_version=offset + i,
+            mlflow_run_id=f"run-{offset + i}",
+            token_symbol="BENCH",
+            metric_name="accuracy",
+            current_value=0.91,
+            baseline_value=0.85,
+            experiment_name="bench",
+        )
+        for i in range(count)
+    ]
+
+
+def _block(fn: Callable[[Any], object], items: list[Any]) -> list[float]:
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        fn(item)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_redis(rounds: int, block: int) -> dict[str, Any]:
+    import redis
+
+    from airflow_provider_hokusai.hooks.queue import get_queue_hook
+    from airflow_provider_hokusai.hooks.redis import close_shared_pools
+
+    port = free_port()
+    with redis_server(port):
+        os.environ["AIRFLOW_CONN_BENCH_REDIS"] = json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": port})
+        hook = get_queue_hook("bench_redis")
+        raw = redis.Redis(host="127.0.0.1", port=port)
+        warm = _messages(200, 10_000_000)
+        body = warm[0].to_json()
+        _block(hook.publish, warm)
+        _block(lambda _: raw.lpush("bench:raw", body), warm)
+        raw_medians, hook_medians, ratios = [], [], []
+        for r in range(rounds):
+            messages = _messages(block, r * block)
+            raw_times = _block(lambda _: raw.lpush("bench:raw", body), messages)
+            hook_times = _block(hook.publish, messages)
+            raw_medians.append(median(raw_times))
+            hook_medians.append(median(hook_times))
+            ratios.append(hook_medians[-1] / raw_medians[-1])
+        close_shared_pools()
+        raw.close()
+    return _summary("redis", "RedisQueueHook.publish", "redis-py LPUSH", raw_medians, hook_medians, ratios, block)
+
+
+def bench_sqs(rounds: int, block: int) -> dict[str, Any]:
+    import boto3
+
+    from airflow_provider_hokusai.hooks.queue import get_queue_hook
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with moto_server(port):
+        credentials = {"aws_access_key_id": "bench-access-key", "aws_secret_access_key": "bench-secret-key"}
+        os.environ["AIRFLOW_CONN_BENCH_SQS"] = json.dumps(
+            {
+                "conn_type": "aws",
+                "login": credentials["aws_access_key_id"],
+                "password": credentials["aws_secret_access_key"],
+                "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+            }
+        )
+        raw = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", **credentials)
+        url = raw.create_queue(QueueName="bench-warm-up")["QueueUrl"]
+        hook = get_queue_hook("bench_sqs", queue_name="bench-warm-up")
+        warm = _messages(20, 10_000_000)
+        body = warm[0].to_json()
+        for message in warm:
+            hook.publish(message)
+            raw.send_message(QueueUrl=url, MessageBody=body)
+        raw_medians, hook_medians, ratios = [], [], []
+        for r in range(rounds):
+            # moto slows down as a queue grows: each round starts on an empty queue (PurgeQueue is rate limited),
+            # and the two sides alternate call by call on it.
+            url = raw.create_queue(QueueName=f"bench-model-ready-{r}")["QueueUrl"]
+            hook = get_queue_hook("bench_sqs", queue_name=url)
+            raw_times, hook_times = [], []
+            for message in _messages(block, r * block):
+                start = time.perf_counter()
+                raw.send_message(QueueUrl=url, MessageBody=body)
+                raw_times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                hook.publish(message)
+                hook_times.append(time.perf_counter() - start)
+            raw_medians.append(median(raw_times))
+            hook_medians.append(median(hook_times))
+            ratios.append(hook_medians[-1] / raw_medians[-1])
+    return _summary("sqs", "SqsQueueHook.publish", "boto3 send_message", raw_medians, hook_medians, ratios, block)
+
+
+def _summary(
+    backend: str,
+    subject: str,
+    baseline: str,
+    raw_medians: list[float],
+    hook_medians: list[float],
+    ratios: list[float],
+    block: int,
+) -> dict[str, Any]:
+    ratio = median(ratios)
+    return {
+        "backend": backend,
+        "subject": subject,
+        "baseline": baseline,
+        "rounds": len(ratios),
+        "calls_per_round": block,
+        "baseline_median_us": round(median(raw_medians) * 1e6, 1),
+        "hook_median_us": round(median(hook_medians) * 1e6, 1),
+        "ratio": round(ratio, 3),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "goal": GOALS[backend],
+        "meets_goal": ratio <= GOALS[backend],
+    }
+
+
+def render(results: list[dict[str, Any]]) -> str:
+    header = f"{'backend':8} {'hook call':24} {'baseline':20} {'base µs':>9} {'hook µs':>9} {'ratio':>6} {'goal':>6}"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        verdict = "ok" if r["meets_goal"] else "MISSED"
+        lines.append(
+            f"{r['backend']:8} {r['subject']:24} {r['baseline']:20} {r['baseline_median_us']:>9.1f} "
+            f"{r['hook_median_us']:>9.1f} {r['ratio']:>6.2f} {'<=' + str(r['goal']):>6} {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.publish", description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="Alternating rounds per backend (median taken).")
+    parser.add_argument("--redis-block", type=int, default=400, help="Redis calls per side per round.")
+    parser.add_argument("--sqs-block", type=int, default=40, help="SQS calls per side per round.")
+    parser.add_argument("--backend", choices=["redis", "sqs", "all"], default="all")
+    parser.add_argument("--json", type=Path, help="Also write the figures as JSON to this path.")
+    args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= 50 or not 1 <= args.redis_block <= 5000 or not 1 <= args.sqs_block <= 500:
+        parser.error("--rounds must be 1-50, --redis-block 1-5000, --sqs-block 1-500 (the benchmark stays bounded)")
+
+    home = isolate_airflow_home()
+    started = time.perf_counter()
+    try:
+        results = []
+        if args.backend in ("redis", "all"):
+            results.append(bench_redis(args.rounds, args.redis_block))
+        if args.backend in ("sqs", "all"):
+            results.append(bench_sqs(args.rounds, args.sqs_block))
+    finally:
+        cleanup(home)
+    report = {
+        "benchmark": "bench.publish",
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "results": results,
+    }
+    print(render(results))
+    print(f"({report['wall_seconds']} s; ratio = median over rounds of hook median / baseline median latency)")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
