@@ -99,20 +99,27 @@ class RetryPolicy:
         fn: Callable[[], T],
         *,
         retry_on: tuple[type[BaseException], ...],
+        retry_if: Callable[[BaseException], bool] | None = None,
         on_retry: Callable[[BaseException, int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> T:
         """
         Call ``fn`` until it returns, retrying only the ``retry_on`` errors, at most ``attempts`` times in all.
 
+        The first try runs bare, so a call that succeeds pays nothing for the policy.
+
+        :param retry_if: A finer test of a ``retry_on`` error (e.g. an authentication error is a redis-py
+            ``ConnectionError`` that no retry fixes).
         :param on_retry: Called with the error and the number of failures so far, before each wait.
-        :raises: the last error when the attempts are used up, or at once any error not in ``retry_on``.
+        :raises: the last error when the attempts are used up, or at once any error not retried.
         """
         failures = 0
         while True:
             try:
                 return fn()
             except retry_on as error:
+                if retry_if is not None and not retry_if(error):
+                    raise
                 failures += 1
                 if failures >= self.attempts:
                     raise
@@ -122,9 +129,8 @@ class RetryPolicy:
 
     def to_redis_retry(self, supported_errors: tuple[type[Exception], ...] | None = None) -> Retry:
         """
-        The equivalent redis-py ``Retry`` (connection and timeout errors by default).
-
-        ``Retry.call_with_retry(..., with_failure_count=True)`` then runs the loop and reports each failure.
+        The equivalent redis-py ``Retry`` (connection and timeout errors by default), for a redis-py client that
+        should retry with the same policy on its own.
         """
         from redis import exceptions as rex
         from redis.backoff import EqualJitterBackoff, ExponentialBackoff, FullJitterBackoff

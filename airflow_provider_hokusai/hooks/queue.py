@@ -21,7 +21,6 @@ import abc
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -34,6 +33,13 @@ from airflow_provider_hokusai.exceptions import (
     QueueConnectionTypeError,
 )
 from airflow_provider_hokusai.messages import MESSAGE_ID_TAG, MESSAGE_TYPE, MESSAGE_VERSION, ModelReadyToDeployMessage
+from airflow_provider_hokusai.metrics import (
+    QUEUE_DUPLICATE,
+    QUEUE_FAILED,
+    QUEUE_PUBLISH_DURATION,
+    QUEUE_PUBLISHED,
+    QUEUE_RETRIED,
+)
 from airflow_provider_hokusai.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 #: How long a dedup marker lives unless the connection (``dedup_ttl_seconds``) or the hook says otherwise.
@@ -45,9 +51,19 @@ REDIS_CONN_TYPES = frozenset({"redis", "rediss"})
 SQS_CONN_TYPES = frozenset({"aws"})
 
 
+# The formatted date and time of the current second, swapped as one tuple so that threads never see half of it.
+_SECOND: list[tuple[int, str]] = [(-1, "")]
+
+
 def utc_timestamp() -> str:
     """Now, as ISO 8601 UTC with microseconds and ``Z`` (the contract's timestamp format)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _SECOND[0]
+    if cached[0] != seconds:
+        # Formatting is most of the cost of a timestamp; on the publish path it is done once a second.
+        cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        _SECOND[0] = cached
+    return f"{cached[1]}.{micros:06d}Z"
 
 
 @dataclass(frozen=True)
@@ -242,7 +258,8 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
 
     def _message_size(self, message: ModelReadyToDeployMessage, body: str) -> int:
         """Bytes the broker counts against its limit; the body alone unless the backend adds attributes."""
-        return len(body.encode())
+        # pydantic escapes nothing by default, so non-ASCII text is possible; ASCII is the common, cheap case.
+        return len(body) if body.isascii() else len(body.encode())
 
     @staticmethod
     def _message_attributes(message: ModelReadyToDeployMessage) -> dict[str, str]:
@@ -256,33 +273,32 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
     def _metric_tags(self) -> dict[str, str]:
         return {"backend": self.backend, "queue": self.queue_name}
 
-    def _record(self, receipts: Sequence[PublishReceipt], duration_ms: float) -> None:
+    @cached_property
+    def _stats(self) -> Any:
+        # Imported on first use (not at module import), then kept: the publish path should not pay an import.
         from airflow.sdk.observability.stats import Stats
 
-        from airflow_provider_hokusai.metrics import QUEUE_DUPLICATE, QUEUE_PUBLISH_DURATION, QUEUE_PUBLISHED
+        return Stats
 
-        tags = self._metric_tags()
+    @cached_property
+    def _publish_tags(self) -> dict[str, str]:
+        return self._metric_tags()
+
+    def _record(self, receipts: Sequence[PublishReceipt], duration_ms: float) -> None:
+        stats, tags = self._stats, self._publish_tags
         duplicates = sum(1 for r in receipts if r.duplicate)
         if len(receipts) > duplicates:
-            Stats.incr(QUEUE_PUBLISHED, len(receipts) - duplicates, tags=tags)
+            stats.incr(QUEUE_PUBLISHED, len(receipts) - duplicates, tags=tags)
         if duplicates:
-            Stats.incr(QUEUE_DUPLICATE, duplicates, tags=tags)
-        Stats.timing(QUEUE_PUBLISH_DURATION, duration_ms, tags=tags)
+            stats.incr(QUEUE_DUPLICATE, duplicates, tags=tags)
+        stats.timing(QUEUE_PUBLISH_DURATION, duration_ms, tags=tags)
 
     def _record_failure(self, count: int, *, permanent: bool) -> None:
-        from airflow.sdk.observability.stats import Stats
-
-        from airflow_provider_hokusai.metrics import QUEUE_FAILED
-
         tags = {**self._metric_tags(), "reason": "permanent" if permanent else "retryable"}
-        Stats.incr(QUEUE_FAILED, count, tags=tags)
+        self._stats.incr(QUEUE_FAILED, count, tags=tags)
 
     def _record_retry(self, error: BaseException, failures: int) -> None:
-        from airflow.sdk.observability.stats import Stats
-
-        from airflow_provider_hokusai.metrics import QUEUE_RETRIED
-
-        Stats.incr(QUEUE_RETRIED, tags=self._metric_tags())
+        self._stats.incr(QUEUE_RETRIED, tags=self._metric_tags())
         self.log.warning(
             "Publish to %s queue %s failed (try %s of %s): %s; retrying",
             self.backend,

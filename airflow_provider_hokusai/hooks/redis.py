@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
     from redis import ConnectionPool, Redis
     from redis.commands.core import Script
-    from redis.retry import Retry
 
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 
@@ -341,10 +340,6 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
         return self.client.register_script(DEDUP_PUSH_LUA)
 
     @cached_property
-    def _redis_retry(self) -> Retry:
-        return self.retry_policy.to_redis_retry(supported_errors=_retryable_errors())
-
-    @cached_property
     def _key_prefix(self) -> str:
         return hash_tag(self.queue_name)
 
@@ -355,7 +350,7 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
     # Publishing.
 
     def _with_retry(self, fn: Callable[[], T], count: int) -> tuple[T, int]:
-        """Run ``fn`` under the retry policy (redis-py's ``Retry``); returns its result and the attempts it took."""
+        """Run ``fn`` under the retry policy; returns its result and the attempts it took."""
         attempts = 0
 
         def attempt() -> T:
@@ -363,30 +358,37 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
             attempts += 1
             return fn()
 
-        def on_failure(error: Exception, failed: int) -> None:
-            if failed <= self._redis_retry.get_retries():
-                self._record_retry(error, failed)
-
         try:
-            result = self._redis_retry.call_with_retry(
-                attempt, on_failure, is_retryable=_is_retryable, with_failure_count=True
+            result = self.retry_policy.call(
+                attempt, retry_on=_RETRYABLE, retry_if=_is_retryable, on_retry=self._record_retry
             )
         except Exception as exc:
             raise self._publish_failed(exc, count, attempts) from exc
         return result, attempts
 
+    def _run_script(self, marker: str, queue: str, body: str, published_at: str, ttl: int) -> int:
+        """EVALSHA of the dedup-and-push script; loads it once when the server does not know it (e.g. restarted)."""
+        from redis.exceptions import NoScriptError
+
+        script = self._script
+        try:
+            depth: int = self.client.execute_command("EVALSHA", script.sha, 2, marker, queue, body, published_at, ttl)
+        except NoScriptError:
+            script.sha = self.client.script_load(DEDUP_PUSH_LUA)
+            depth = self.client.execute_command("EVALSHA", script.sha, 2, marker, queue, body, published_at, ttl)
+        return depth
+
     def _publish_body(self, message: ModelReadyToDeployMessage, body: str) -> PublishReceipt:
         start = time.perf_counter()
         message_id = self._message_id(message)
         published_at = utc_timestamp()
-        script = self._script
-        keys = (self.dedup_key(message_id), self.queue_name)
-        args = (body, published_at, self.dedup_ttl_seconds)
-        depth, attempts = self._with_retry(lambda: script(keys=keys, args=args), 1)
+        marker = self.dedup_key(message_id)
+        queue, ttl = self.queue_name, self.dedup_ttl_seconds
+        depth, attempts = self._with_retry(lambda: self._run_script(marker, queue, body, published_at, ttl), 1)
         duplicate = depth == 0
         if duplicate:
             # Only duplicates pay this extra round trip: their receipt tells when the message was first enqueued.
-            first, _ = self._with_retry(lambda: self.client.get(keys[0]), 1)
+            first, _ = self._with_retry(lambda: self.client.get(marker), 1)
             published_at = _text(first) if first is not None else published_at
         receipt = PublishReceipt(
             message_id=message_id,
@@ -542,6 +544,10 @@ def _retryable_errors() -> tuple[type[Exception], ...]:
     from redis import exceptions as rex
 
     return (rex.ConnectionError, rex.TimeoutError, ConnectionResetError, rex.ReadOnlyError, rex.OutOfMemoryError)
+
+
+# The base of every redis-py error: the policy looks closer with _is_retryable.
+_RETRYABLE: tuple[type[BaseException], ...] = (Exception,)
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
