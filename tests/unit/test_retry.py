@@ -111,3 +111,18 @@ def test_redis_retry_and_botocore_retries_match_the_policy() -> None:
     fast = RetryPolicy(attempts=2, backoff_base=0.0, backoff_cap=0.0).to_redis_retry()
     assert fast.call_with_retry(flaky, lambda _: None) == "ok"
     assert calls == 2
+
+
+def test_retry_if_refuses_a_retry_the_error_type_alone_would_allow() -> None:
+    calls = 0
+
+    def refused() -> None:
+        nonlocal calls
+        calls += 1
+        raise ConnectionRefusedError("auth failed")
+
+    with pytest.raises(ConnectionRefusedError):
+        RetryPolicy(attempts=5).call(
+            refused, retry_on=(ConnectionError,), retry_if=lambda e: "auth" not in str(e), sleep=lambda _: None
+        )
+    assert calls == 1
