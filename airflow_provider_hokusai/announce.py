@@ -175,7 +175,9 @@ class ModelReadyAnnouncer:
         version_tags = dict(version.tags or {})
         existing = receipt_from_tags(version_tags)
         if existing is not None:
-            log.info("%s v%s was already announced (message %s)", ref.model_name, ref.model_version, existing["message_id"])
+            log.info(
+                "%s v%s was already announced (message %s)", ref.model_name, ref.model_version, existing["message_id"]
+            )
             return AnnouncementResult(ref.model_name, ref.model_version, "already_published", receipt=existing)
         try:
             message = message_from_version_tags(
@@ -306,4 +308,3 @@ class ModelReadyAnnouncer:
             # The original error matters more than the bookkeeping; reconciliation still finds the version because
             # it has no receipt.
             log.warning("Could not tag %s v%s with its announcement failure", ref.model_name, ref.model_version)
-

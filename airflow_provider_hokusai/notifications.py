@@ -52,9 +52,7 @@ class HokusaiFailureNotifier(BaseNotifier):
         self.log.error("%s: %s", self.message, reason)
 
 
-async def hokusai_deadline_missed(
-    dag_id: str = "", deadline_description: str = "", **kwargs: Any
-) -> dict[str, Any]:
+async def hokusai_deadline_missed(dag_id: str = "", deadline_description: str = "", **kwargs: Any) -> dict[str, Any]:
     """
     Deadline Alert callback (runs in the triggerer): the release pipeline missed its SLA.
 

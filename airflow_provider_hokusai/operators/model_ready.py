@@ -26,7 +26,7 @@ class _AnnouncingOperator(BaseOperator):
         queue_name: str | None = None,
         mlflow_conn_id: str = "mlflow_default",
         dedup_ttl_seconds: int | None = None,
-        retry_policy: RetryPolicy | None = None,
+        publish_retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -34,7 +34,7 @@ class _AnnouncingOperator(BaseOperator):
         self.queue_name = queue_name
         self.mlflow_conn_id = mlflow_conn_id
         self.dedup_ttl_seconds = dedup_ttl_seconds
-        self.retry_policy = retry_policy
+        self.publish_retry = publish_retry
 
     def _announcer(self) -> ModelReadyAnnouncer:
         from airflow_provider_hokusai.hooks.mlflow import MLflowHook
@@ -43,7 +43,7 @@ class _AnnouncingOperator(BaseOperator):
         queue_hook = get_queue_hook(
             self.queue_conn_id,
             queue_name=self.queue_name,
-            retry=self.retry_policy,
+            retry=self.publish_retry,
             dedup_ttl_seconds=self.dedup_ttl_seconds,
         )
         return ModelReadyAnnouncer(MLflowHook(mlflow_conn_id=self.mlflow_conn_id), queue_hook)
@@ -69,7 +69,7 @@ class PublishModelReadyOperator(_AnnouncingOperator):
     :param extra_tags: Extra string metadata for the message's ``tags``. (templated)
     :param mlflow_conn_id: MLflow connection. (templated)
     :param dedup_ttl_seconds: How long the broker-side dedup marker lives (Redis); default from the connection.
-    :param retry_policy: Bounded in-task retry of the publish itself; Airflow's task retries come on top.
+    :param publish_retry: Bounded in-task retry of the publish itself; Airflow's task retries come on top.
     """
 
     template_fields: Sequence[str] = (
@@ -96,7 +96,7 @@ class PublishModelReadyOperator(_AnnouncingOperator):
         extra_tags: Mapping[str, str] | None = None,
         mlflow_conn_id: str = "mlflow_default",
         dedup_ttl_seconds: int | None = None,
-        retry_policy: RetryPolicy | None = None,
+        publish_retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -104,7 +104,7 @@ class PublishModelReadyOperator(_AnnouncingOperator):
             queue_name=queue_name,
             mlflow_conn_id=mlflow_conn_id,
             dedup_ttl_seconds=dedup_ttl_seconds,
-            retry_policy=retry_policy,
+            publish_retry=publish_retry,
             **kwargs,
         )
         self.model_name = model_name
@@ -156,7 +156,7 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
         fail_on_error: bool = True,
         mlflow_conn_id: str = "mlflow_default",
         dedup_ttl_seconds: int | None = None,
-        retry_policy: RetryPolicy | None = None,
+        publish_retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -164,7 +164,7 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
             queue_name=queue_name,
             mlflow_conn_id=mlflow_conn_id,
             dedup_ttl_seconds=dedup_ttl_seconds,
-            retry_policy=retry_policy,
+            publish_retry=publish_retry,
             **kwargs,
         )
         self.registered_model_name = registered_model_name
@@ -187,4 +187,3 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
                 + "; ".join(f"{f['model_name']} v{f['model_version']}: {f['error']}" for f in summary["failed"])
             )
         return summary
-
