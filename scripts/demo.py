@@ -35,6 +35,8 @@ def _configure_environment(queue_conn: dict[str, Any], mlflow_dir: Path) -> None
             "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # The demo prints its own summary; task logs at INFO would bury it (HOKUSAI_DEMO_LOG_LEVEL=INFO shows them).
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("HOKUSAI_DEMO_LOG_LEVEL", "WARNING"),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
             "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps(
                 {
@@ -140,8 +142,9 @@ def main() -> int:
         if not result.succeeded:
             print("The release pipeline failed; see the task logs above.", file=sys.stderr)
             return 1
-        print("==> Running the announcement again for the same version (must publish nothing new)", flush=True)
-        again = run_dag_test(dag, run_conf=conf)
+        print("==> Releasing the same MLflow run again (must reuse the version and publish nothing new)", flush=True)
+        again = run_dag_test(dag, run_conf={**conf, "candidate_run_id": result.returns["train"]})
+        print(f"    second run: task states {again.states}")
         print(f"    second run: announce → {again.returns.get('announce', {}).get('outcome')}")
 
         bodies = _pop_redis(redis_url) if redis_url else _pop_sqs(queue_conn)
