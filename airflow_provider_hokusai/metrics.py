@@ -21,6 +21,12 @@ QUEUE_RETRIED = f"{PREFIX}.queue.retried"
 #: Timer (milliseconds): one publish call, retries included, from first attempt to the broker's answer.
 QUEUE_PUBLISH_DURATION = f"{PREFIX}.queue.publish_duration"
 
+#: Counter: the baseline gate passed (the candidate beat its baseline). Tags ``metric``, ``dag_id``, ``task_id``.
+BASELINE_PASSED = f"{PREFIX}.baseline.passed"
+#: Counter: the baseline gate failed for good. Tags ``metric``, ``dag_id``, ``task_id`` and ``reason``
+#: (``baseline_not_met``, ``run_failed``, ``metric_missing`` or ``baseline_unavailable``).
+BASELINE_FAILED = f"{PREFIX}.baseline.failed"
+
 #: Counters of a reconciliation run: versions found without a receipt, then published, then failed.
 RECONCILE_FOUND = f"{PREFIX}.reconcile.found"
 RECONCILE_PUBLISHED = f"{PREFIX}.reconcile.published"
@@ -37,6 +43,8 @@ ALL_METRICS = (
     QUEUE_FAILED,
     QUEUE_RETRIED,
     QUEUE_PUBLISH_DURATION,
+    BASELINE_PASSED,
+    BASELINE_FAILED,
     RECONCILE_FOUND,
     RECONCILE_PUBLISHED,
     RECONCILE_FAILED,

@@ -18,6 +18,7 @@ from airflow_provider_hokusai.exceptions import (
     RunFailedError,
 )
 from airflow_provider_hokusai.hooks.mlflow import DEFAULT_ORDER_BY, BaselineCheck, MLflowHook
+from airflow_provider_hokusai.metrics import BASELINE_FAILED, BASELINE_PASSED
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -51,7 +52,8 @@ class MLflowBaselineSensor(BaseSensorOperator):
     "experiment_name", "metric_name", "current_value", "baseline_value", "baseline_source", "direction",
     "improvement_percentage", "min_improvement", "passed"}``. Fails at once, without retries, with
     :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, ``RunFailedError`` (FAILED/KILLED),
-    ``MetricMissingError`` (absent or non-finite) or ``BaselineUnavailableError``.
+    ``MetricMissingError`` (absent or non-finite) or ``BaselineUnavailableError``. Each decision is counted once
+    in ``hokusai.baseline.passed`` / ``hokusai.baseline.failed``; waiting and infrastructure errors are not.
 
     Works in ``poke`` and ``reschedule`` modes, and with ``deferrable=True`` waits in the triggerer through
     :class:`~airflow_provider_hokusai.triggers.mlflow.MLflowBaselineTrigger`, polling every ``poke_interval``.
@@ -153,12 +155,24 @@ class MLflowBaselineSensor(BaseSensorOperator):
             "min_improvement_mode": str(self.min_improvement_mode),
         }
 
+    def _record_decision(self, error: str | None = None) -> None:
+        """Count one baseline decision: passed when ``error`` is None, else failed with ``reason=error``."""
+        from airflow.sdk.observability.stats import Stats
+
+        tags = {"metric": str(self.metric_name), "dag_id": self.dag_id, "task_id": self.task_id}
+        if error is None:
+            Stats.incr(BASELINE_PASSED, tags=tags)
+        else:
+            Stats.incr(BASELINE_FAILED, tags={**tags, "reason": error})
+
     def _outcome(self, check: BaselineCheck) -> dict[str, Any] | None:
         if check.status == "success":
             self.log.info("Baseline gate passed: %s", check.reason)
+            self._record_decision()
             return check.evidence
         if check.status == "failed":
             self.log.error("Baseline gate failed: %s", check.reason)
+            self._record_decision(check.error or "unknown")
             raise_for_failure(check.error, check.reason)
         self.log.info("Waiting: %s", check.reason)
         return None
@@ -192,10 +206,12 @@ class MLflowBaselineSensor(BaseSensorOperator):
         status = event.get("status")
         if status == "success":
             self.log.info("Baseline gate passed: %s", event.get("reason"))
+            self._record_decision()
             return dict(event["evidence"])
         reason = str(event.get("reason") or "no reason given")
         if status == "failed":
             self.log.error("Baseline gate failed: %s", reason)
+            self._record_decision(str(event.get("error") or "unknown"))
             raise_for_failure(event.get("error"), reason)
         raise HokusaiRetryableError(f"MLflow baseline trigger error: {reason}")
 
