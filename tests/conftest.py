@@ -22,4 +22,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.sqs",
     "tests.fixtures.mlflow",
+    "tests.fixtures.statsd",
 ]
