@@ -8,6 +8,7 @@ deduplicate on the deterministic message id.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -27,7 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; prints a JSON summary and exits 1 when any version could not be announced."""
     args = build_parser().parse_args(argv)
+    # stdout carries only the JSON summary, for scripts and jq; Airflow's and MLflow's logs go to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        code, summary = _run(args)
+    if summary is not None:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    return code
 
+
+def _run(args: argparse.Namespace) -> tuple[int, dict[str, object] | None]:
     from airflow_provider_hokusai.announce import ModelReadyAnnouncer
     from airflow_provider_hokusai.exceptions import HokusaiError
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
@@ -50,9 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary, failed = result, bool(result["failed"])
     except HokusaiError as exc:
         print(f"hokusai-reconcile: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=2, sort_keys=True))
-    return 1 if failed else 0
+        return 2, None
+    return (1 if failed else 0), summary
 
 
 if __name__ == "__main__":

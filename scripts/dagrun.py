@@ -4,6 +4,10 @@ Airflow 3.3.2's ``dag.test()`` raises at the very end of a run of any DAG that d
 the run finished it looks the deadline alerts up by id, but the in-memory serialized DAG holds their definitions
 instead of ids (``StatementError: 'dict' object has no attribute 'hex'``). Every task has run by then, so this
 module recognises exactly that error, and reads the task states and return values from the metadata database.
+
+``dag.test()`` runs the tasks in this process, on the DAG's own task objects, and a run's ``conf`` is merged into
+those tasks' params in place; a second run on the same object would inherit the first run's conf. So every run here
+loads the DAG file afresh, as each of a real worker's task processes would.
 """
 
 from __future__ import annotations
@@ -45,13 +49,14 @@ def _is_known_deadline_crash(exc: BaseException) -> bool:
     return "deadline_alert" in text and "'dict' object has no attribute 'hex'" in text
 
 
-def run_dag_test(dag: Any, run_conf: dict[str, Any] | None = None) -> DagTestResult:
-    """Run ``dag`` once in-process; return every task's final state and return value."""
+def run_dag_test(file_name: str, run_conf: dict[str, Any] | None = None) -> DagTestResult:
+    """Run the DAG of ``dags/<file_name>`` once in-process; return every task's final state and return value."""
     from airflow.models import DagRun, TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    dag = load_dag(file_name)
     try:
         run = dag.test(run_conf=run_conf)
         run_id = run.run_id

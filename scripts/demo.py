@@ -132,18 +132,17 @@ def main() -> int:
         subprocess.run(
             [str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True, stdout=subprocess.DEVNULL
         )
-        from scripts.dagrun import load_dag, run_dag_test
+        from scripts.dagrun import run_dag_test
 
-        dag = load_dag("hokusai_model_release.py")
         conf = {"queue_name": queue_name}
         print("==> Running hokusai_model_release: train → validate → register → announce", flush=True)
-        result = run_dag_test(dag, run_conf=conf)
+        result = run_dag_test("hokusai_model_release.py", run_conf=conf)
         print(f"    task states: {result.states}")
         if not result.succeeded:
             print("The release pipeline failed; see the task logs above.", file=sys.stderr)
             return 1
         print("==> Releasing the same MLflow run again (must reuse the version and publish nothing new)", flush=True)
-        again = run_dag_test(dag, run_conf={**conf, "candidate_run_id": result.returns["train"]})
+        again = run_dag_test("hokusai_model_release.py", run_conf={**conf, "candidate_run_id": result.returns["train"]})
         print(f"    second run: task states {again.states}")
         print(f"    second run: announce → {again.returns.get('announce', {}).get('outcome')}")
 

@@ -1,0 +1,208 @@
+"""The example release DAG, run for real with ``dag.test()`` against a real MLflow server, redis-server and moto SQS.
+
+Each test gives the pipeline its own registered model and experiment (through the run's params), so the tests
+share the session's servers without seeing each other's versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_hokusai import tags as t
+from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from tests.fixtures.mlflow import MLflowServer, unique
+from tests.fixtures.redis import RedisProcess
+from tests.fixtures.sqs import SqsQueues
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+REDIS_LIST = "hokusai:model_ready_queue"
+QUEUE_CONN_ENV = "AIRFLOW_CONN_HOKUSAI_QUEUE"
+
+
+@pytest.fixture
+def release_conf() -> dict[str, Any]:
+    """Params of one pipeline: its own model and experiment on the shared MLflow server."""
+    return {
+        "registered_model_name": unique("hokusai-system"),
+        "experiment_name": unique("hokusai-system-exp"),
+        "token_symbol": "hkbc",
+    }
+
+
+@pytest.fixture
+def redis_release(
+    mlflow_conn: MLflowServer, redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RedisProcess]:
+    """The DAG's ``hokusai_queue`` connection on the session's (flushed) redis-server."""
+    from airflow_provider_hokusai.hooks.redis import close_shared_pools
+
+    redis_server.client().flushall()
+    monkeypatch.setenv(QUEUE_CONN_ENV, redis_server.conn_json())
+    yield redis_server
+    close_shared_pools()
+
+
+@pytest.fixture
+def sqs_release(mlflow_conn: MLflowServer, sqs_queues: SqsQueues, monkeypatch: pytest.MonkeyPatch) -> SqsQueues:
+    """The DAG's ``hokusai_queue`` connection on fresh moto SQS queues."""
+    monkeypatch.setenv(QUEUE_CONN_ENV, sqs_queues.server.conn_json())
+    return sqs_queues
+
+
+def run_release(conf: dict[str, Any]) -> Any:
+    from scripts.dagrun import run_dag_test
+
+    return run_dag_test("hokusai_model_release.py", run_conf=conf)
+
+
+def version_tags(model_name: str, version: str) -> dict[str, str]:
+    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+
+    return dict(MLflowHook().get_model_version(model_name, version).tags or {})
+
+
+def drain_sqs(queues: SqsQueues, url: str) -> list[dict[str, Any]]:
+    client = queues.server.client()
+    received: list[dict[str, Any]] = []
+    while True:
+        got = client.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
+        )
+        if not got.get("Messages"):
+            return received
+        for message in got["Messages"]:
+            received.append(message)
+            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_release_on_redis_announces_each_validated_version_once(
+    release_conf: dict[str, Any], redis_release: RedisProcess
+) -> None:
+    first = run_release(release_conf)
+
+    assert first.states == dict.fromkeys(("train", "validate", "register", "announce"), "success")
+    client = redis_release.client()
+    bodies = client.lrange(REDIS_LIST, 0, -1)
+    assert len(bodies) == 1
+    message = ModelReadyToDeployMessage.from_json(bodies[0])
+    register = first.returns["register"]
+    assert (message.model_name, message.model_version) == (register["model_name"], register["model_version"])
+    assert message.mlflow_run_id == first.returns["train"]
+    assert message.token_symbol == "HKBC"
+    assert message.baseline_value == 0.9 and message.current_value > 0.9
+    assert first.returns["announce"]["outcome"] == "published"
+    assert first.returns["announce"]["receipt"]["message_id"] == message.message_id
+    tags = version_tags(message.model_name, message.model_version)
+    assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
+    assert tags[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
+
+    # The same candidate released again: same version, existing receipt, nothing new on the queue.
+    again = run_release({**release_conf, "candidate_run_id": first.returns["train"]})
+    assert again.succeeded
+    assert again.returns["register"]["model_version"] == register["model_version"]
+    assert again.returns["announce"]["outcome"] == "already_published"
+    assert client.llen(REDIS_LIST) == 1
+
+    # A newly trained candidate is a new version, and gets its own message.
+    second = run_release({**release_conf, "regularization_c": 0.5})
+    assert second.succeeded
+    newest = ModelReadyToDeployMessage.from_json(client.lindex(REDIS_LIST, 0))
+    assert client.llen(REDIS_LIST) == 2
+    assert newest.model_version == second.returns["register"]["model_version"] != register["model_version"]
+    assert newest.model_id == message.model_id and newest.message_id != message.message_id
+
+
+def test_release_on_fifo_sqs_delivers_the_contract_message(
+    release_conf: dict[str, Any], sqs_release: SqsQueues
+) -> None:
+    result = run_release({**release_conf, "queue_name": sqs_release.fifo_url})
+
+    assert result.succeeded, result.states
+    received = drain_sqs(sqs_release, sqs_release.fifo_url)
+    assert len(received) == 1
+    message = ModelReadyToDeployMessage.from_json(received[0]["Body"])
+    assert message.model_version == result.returns["register"]["model_version"]
+    assert received[0]["MessageAttributes"]["message_id"]["StringValue"] == message.message_id
+    assert result.returns["announce"]["receipt"]["broker_message_id"] == received[0]["MessageId"]
+
+
+def test_model_that_misses_its_baseline_fails_the_sensor_and_sends_nothing(
+    release_conf: dict[str, Any], redis_release: RedisProcess
+) -> None:
+    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+
+    result = run_release({**release_conf, "baseline_value": 0.999})
+
+    assert result.states["train"] == "success"
+    assert result.states["validate"] == "failed"
+    assert result.states["register"] == result.states["announce"] == "upstream_failed"
+    assert redis_release.client().llen(REDIS_LIST) == 0
+    assert redis_release.client().keys("*") == []
+    assert MLflowHook().search_model_versions(f"name = '{release_conf['registered_model_name']}'") == []
+
+
+def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
+    release_conf: dict[str, Any], sqs_release: SqsQueues, mlflow_conn: MLflowServer
+) -> None:
+    # The queue named in the run does not exist: registration succeeds, the announcement fails for good.
+    result = run_release({**release_conf, "queue_name": "hokusai-no-such-queue.fifo"})
+
+    assert result.states["register"] == "success"
+    assert result.states["announce"] == "failed"
+    model_name = release_conf["registered_model_name"]
+    version = result.returns["register"]["model_version"]
+    tags = version_tags(model_name, version)
+    assert tags[t.STATUS] == t.STATUS_VALIDATED
+    assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
+    assert "QueueNotFoundError" in tags[t.ANNOUNCEMENT_ERROR]
+    assert drain_sqs(sqs_release, sqs_release.fifo_url) == []
+
+    # On call: list, then replay through the CLI, twice (it must be safe to run any number of times).
+    def reconcile(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                str(Path(sys.executable).parent / "hokusai-reconcile"),
+                "--queue-conn-id",
+                "hokusai_queue",
+                "--queue-name",
+                sqs_release.fifo_url,
+                "--model",
+                model_name,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+            timeout=300,
+            check=False,
+        )
+
+    dry = reconcile("--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["would_publish"] == [{"model_name": model_name, "model_version": version}]
+    assert drain_sqs(sqs_release, sqs_release.fifo_url) == []
+
+    first = reconcile()
+    assert first.returncode == 0, first.stderr
+    assert (json.loads(first.stdout)["found"], json.loads(first.stdout)["published"]) == (1, 1)
+    second = reconcile()
+    assert second.returncode == 0, second.stderr
+
+    received = drain_sqs(sqs_release, sqs_release.fifo_url)
+    assert len(received) == 1
+    message = ModelReadyToDeployMessage.from_json(received[0]["Body"])
+    assert (message.model_name, message.model_version) == (model_name, version)
+    tags = version_tags(model_name, version)
+    assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
+    assert tags[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
+    assert tags[t.ANNOUNCEMENT_ERROR] == ""
+    assert json.loads(second.stdout)["found"] == 0
