@@ -1,0 +1,98 @@
+"""The consumer example DAG: its asset watcher's real ``MessageQueueTrigger`` against moto SQS, then its plan step.
+
+What the triggerer would do is done here for real: the trigger is rebuilt from its serialized form, run on an event
+loop against the moto server until it fires, and its event payload becomes the asset event the DAG's ``plan`` task
+receives. Messages get there through the real publish path (the SQS queue hook).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
+from tests.fixtures.sqs import SqsQueues
+
+SQS_CONN_ENV = "AIRFLOW_CONN_HOKUSAI_SQS"
+
+
+def message(model_version: str, model_name: str = "hokusai-consumer-model") -> ModelReadyToDeployMessage:
+    return build_model_ready_message(
+        model_name=model_name,
+        model_version=model_version,
+        mlflow_run_id=f"run-{model_version}",
+        token_symbol="HKC",
+        metric_name="accuracy",
+        baseline_value=0.9,
+        current_value=0.9 + int(model_version) / 100,
+    )
+
+
+@pytest.fixture
+def consumer_module(sqs_queues: SqsQueues, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The DAG file loaded with the queue and connection a deployment would give it."""
+    from scripts.dagrun import load_dag
+
+    monkeypatch.setenv("HOKUSAI_MODEL_READY_SQS_QUEUE_URL", sqs_queues.standard_url)
+    monkeypatch.setenv(SQS_CONN_ENV, sqs_queues.server.conn_json())
+    load_dag("hokusai_token_deployment.py")
+    import sys
+
+    return sys.modules["hokusai_token_deployment"]
+
+
+async def first_event(trigger: Any, timeout: float = 60.0) -> Any:
+    async def first() -> Any:
+        async for event in trigger.run():
+            return event
+        raise AssertionError("the trigger stopped without an event")
+
+    return await asyncio.wait_for(first(), timeout)
+
+
+def fire_watcher(module: Any) -> dict[str, Any]:
+    """Rebuild the watcher's trigger from its serialized form, as the triggerer does, and wait for its event."""
+    watcher = module.model_ready.watchers[0]
+    classpath, kwargs = watcher.trigger.serialize()
+    module_name, class_name = classpath.rsplit(".", 1)
+    trigger = getattr(importlib.import_module(module_name), class_name)(**kwargs)
+    event = asyncio.run(first_event(trigger))
+    payload: dict[str, Any] = event.payload
+    return payload
+
+
+def test_published_messages_reach_the_plan_step_through_the_real_trigger(
+    consumer_module: Any, sqs_queues: SqsQueues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
+
+    hook = SqsQueueHook(aws_conn_id="hokusai_sqs", queue_name=sqs_queues.standard_url)
+    for version in ("1", "2", "3"):
+        hook.publish(message(version))
+    # Something the deployer must reject: an unknown key.
+    sqs_queues.server.client().send_message(
+        QueueUrl=sqs_queues.standard_url, MessageBody=json.dumps({**message("4").to_dict(), "surprise": 1})
+    )
+    # Version 1 was deployed by an earlier run.
+    monkeypatch.setenv("AIRFLOW_VAR_HOKUSAI_DEPLOYED_VERSIONS", json.dumps({"hokusai-consumer-model": "1"}))
+
+    bodies: list[str] = []
+    events = []
+    while len(bodies) < 4:
+        payload = fire_watcher(consumer_module)
+        events.append(SimpleNamespace(extra={"from_trigger": True, "payload": payload}))
+        bodies += [m["Body"] for m in payload["message_batch"]]
+
+    plan_task = consumer_module.dag.task_dict["plan"]
+    plan = plan_task.python_callable(triggering_asset_events={consumer_module.model_ready: events})
+
+    assert [(m["model_id"], m["model_version"]) for m in plan["deploy"]] == [("hokusai-consumer-model", "3")]
+    assert sorted(d["model_version"] for d in plan["duplicates"]) == ["1", "2"]
+    assert len(plan["rejected"]) == 1 and "surprise" in plan["rejected"][0]["reason"]
+    deployed = ModelReadyToDeployMessage.model_validate(plan["deploy"][0])
+    assert deployed.message_id == message("3").message_id
