@@ -114,7 +114,7 @@ with DAG(
         hook = MLflowHook(mlflow_conn_id=MLFLOW_CONN_ID)
         mlflow.set_tracking_uri(hook.tracking_uri)
         mlflow.set_registry_uri(hook.registry_uri)
-        mlflow.set_experiment(params["experiment_name"])
+        mlflow.set_experiment(experiment_id=hook.get_or_create_experiment(params["experiment_name"]))
         with mlflow.start_run(run_name="breast-cancer-logreg") as run:
             mlflow.log_params({"model": "logistic_regression", "C": params["regularization_c"]})
             mlflow.log_metrics(metrics)

@@ -110,7 +110,9 @@ class MLflowHook(BaseHook):
 
     Extra ``registry_uri`` points the model registry elsewhere (default: the tracking URI); extra ``ui_url``
     overrides the base URL of links to the MLflow UI (default: the tracking URI of an http(s) server, none for
-    local stores); extra ``insecure_tls`` skips TLS verification (testing only).
+    local stores); extra ``artifact_location`` is where experiments this hook creates keep their artifacts (default:
+    the server's artifact root, or ``./mlruns`` of the working directory for local stores); extra ``insecure_tls``
+    skips TLS verification (testing only).
 
     Authentication: ``login`` + ``password`` means HTTP basic auth; a ``password`` without ``login`` is a bearer
     token. The credentials are bound to this hook's client only: the client's REST stores get an explicit
@@ -182,6 +184,7 @@ class MLflowHook(BaseHook):
             "tracking_uri": tracking_uri,
             "registry_uri": registry_uri,
             "ui_url": str(ui_url).rstrip("/") if ui_url else None,
+            "artifact_location": str(extra.get("artifact_location") or "").strip() or None,
             "login": conn.login or None,
             "password": conn.password or None,
             "insecure_tls": bool(extra.get("insecure_tls", False)),
@@ -249,6 +252,25 @@ class MLflowHook(BaseHook):
     def get_run(self, run_id: str) -> Run:
         """The MLflow run ``run_id`` (info, metrics, params, tags)."""
         return self.client.get_run(run_id)
+
+    def get_or_create_experiment(self, name: str) -> str:
+        """
+        The id of experiment ``name``, created (with the connection's ``artifact_location``) when missing.
+
+        Training code then logs into it with ``mlflow.set_experiment(experiment_id=...)``.
+        """
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        location = self._settings["artifact_location"]
+        try:
+            return str(self.client.create_experiment(name, artifact_location=location))
+        except Exception:
+            # Another task created it between the lookup and the create.
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return str(experiment.experiment_id)
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         """One registered model version."""

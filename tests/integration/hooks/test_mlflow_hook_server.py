@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
@@ -40,3 +43,23 @@ def test_helpers_the_publisher_uses(mlflow_conn: MLflowServer) -> None:
     assert hook.get_alias_metric(name, "champion", "accuracy") == 0.9
     assert hook.get_alias_metric(name, "no-such-alias", "accuracy") is None
     assert hook.get_alias_metric(name, "champion", "f1") is None
+
+
+def test_experiments_are_created_where_the_connection_keeps_artifacts(
+    mlflow_sqlite_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    artifacts = tmp_path / "artifacts"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLFLOW_DEFAULT",
+        json.dumps(
+            {"conn_type": "mlflow", "extra": {"tracking_uri": mlflow_sqlite_uri, "artifact_location": str(artifacts)}}
+        ),
+    )
+    hook = MLflowHook()
+    name = unique("hokusai-artifacts")
+
+    experiment_id = hook.get_or_create_experiment(name)
+
+    assert hook.get_or_create_experiment(name) == experiment_id
+    location = hook.client.get_experiment(experiment_id).artifact_location
+    assert location.removeprefix("file://") == str(artifacts)
