@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.exceptions import ReconciliationIncompleteError
+from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -70,6 +71,8 @@ class PublishModelReadyOperator(_AnnouncingOperator):
     :param mlflow_conn_id: MLflow connection. (templated)
     :param dedup_ttl_seconds: How long the broker-side dedup marker lives (Redis); default from the connection.
     :param publish_retry: Bounded in-task retry of the publish itself; Airflow's task retries come on top.
+    :return: The announcement (XCom): ``outcome`` (``published`` or ``already_published``), the ``receipt``
+        (message id, backend, queue, broker id, duplicate, attempts, duration, time) and the version.
     """
 
     template_fields: Sequence[str] = (
@@ -83,6 +86,7 @@ class PublishModelReadyOperator(_AnnouncingOperator):
         "mlflow_conn_id",
     )
     ui_color = "#d8f3dc"
+    operator_extra_links = (MLflowModelVersionLink(),)
 
     def __init__(
         self,
@@ -124,7 +128,7 @@ class PublishModelReadyOperator(_AnnouncingOperator):
         announcer = self._announcer()
         result = announcer.announce(ref)
         url = announcer.mlflow_hook.model_version_url(ref.model_name, ref.model_version)
-        context["ti"].xcom_push(key="model_version_url", value=url)
+        context["ti"].xcom_push(key=MODEL_VERSION_URL_XCOM_KEY, value=url)
         return result.to_dict()
 
 
@@ -141,6 +145,9 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
     :param max_versions: Upper bound of versions handled in one run.
     :param fail_on_error: Fail the task when any version could not be announced (after announcing the others).
     :param mlflow_conn_id: MLflow connection. (templated)
+    :param dedup_ttl_seconds: How long the broker-side dedup marker lives (Redis); default from the connection.
+    :param publish_retry: Bounded in-task retry of each publish; Airflow's task retries come on top.
+    :return: Summary (XCom): versions ``found`` without a receipt, ``published``, ``failed`` (with reasons).
     """
 
     template_fields: Sequence[str] = ("queue_conn_id", "queue_name", "registered_model_name", "mlflow_conn_id")
