@@ -93,6 +93,20 @@ def test_relative_links_resolve() -> None:
     assert broken == []
 
 
+def github_anchor(heading: str) -> str:
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_anchors_resolve() -> None:
+    broken = []
+    for page in DOCS.glob("*.md"):
+        for target, anchor in re.findall(r"\]\(([\w.-]+\.md)#([^)]+)\)", page.read_text()):
+            headings = re.findall(r"^#+ (.+)$", (DOCS / target).read_text(), re.MULTILINE)
+            if anchor not in {github_anchor(h) for h in headings}:
+                broken.append(f"{page.name} -> {target}#{anchor}")
+    assert broken == []
+
+
 def test_index_links_every_page() -> None:
     index = (DOCS / "index.md").read_text()
     pages = {p.name for p in DOCS.glob("*.md")} - {"index.md"} | PENDING_PAGES
