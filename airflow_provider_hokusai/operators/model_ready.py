@@ -142,7 +142,7 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
     :param queue_conn_id: A ``redis`` or ``aws`` connection. (templated)
     :param queue_name: Redis list or SQS queue name/URL. (templated)
     :param registered_model_name: Only this registered model; all models when None. (templated)
-    :param max_versions: Upper bound of versions handled in one run.
+    :param max_versions: Upper bound of versions handled in one run. (templated)
     :param fail_on_error: Fail the task when any version could not be announced (after announcing the others).
     :param mlflow_conn_id: MLflow connection. (templated)
     :param dedup_ttl_seconds: How long the broker-side dedup marker lives (Redis); default from the connection.
@@ -150,7 +150,13 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
     :return: Summary (XCom): versions ``found`` without a receipt, ``published``, ``failed`` (with reasons).
     """
 
-    template_fields: Sequence[str] = ("queue_conn_id", "queue_name", "registered_model_name", "mlflow_conn_id")
+    template_fields: Sequence[str] = (
+        "queue_conn_id",
+        "queue_name",
+        "registered_model_name",
+        "max_versions",
+        "mlflow_conn_id",
+    )
     ui_color = "#b7e4c7"
 
     def __init__(
@@ -159,7 +165,7 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
         queue_conn_id: str,
         queue_name: str | None = None,
         registered_model_name: str | None = None,
-        max_versions: int = 1000,
+        max_versions: int | str = 1000,
         fail_on_error: bool = True,
         mlflow_conn_id: str = "mlflow_default",
         dedup_ttl_seconds: int | None = None,
@@ -180,7 +186,7 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         summary = self._announcer().reconcile(
-            registered_model_name=self.registered_model_name, max_versions=self.max_versions
+            registered_model_name=self.registered_model_name or None, max_versions=int(self.max_versions)
         )
         self.log.info(
             "Reconciliation: %s unannounced, %s published, %s failed",

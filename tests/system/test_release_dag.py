@@ -166,7 +166,7 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     assert "QueueNotFoundError" in tags[t.ANNOUNCEMENT_ERROR]
     assert drain_sqs(sqs_release, sqs_release.fifo_url) == []
 
-    # On call: list, then replay through the CLI, twice (it must be safe to run any number of times).
+    # On call: list what is missing with the CLI, replay it, and run the replay again (it must be safe to repeat).
     def reconcile(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
@@ -191,9 +191,15 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     assert json.loads(dry.stdout)["would_publish"] == [{"model_name": model_name, "model_version": version}]
     assert drain_sqs(sqs_release, sqs_release.fifo_url) == []
 
-    first = reconcile()
-    assert first.returncode == 0, first.stderr
-    assert (json.loads(first.stdout)["found"], json.loads(first.stdout)["published"]) == (1, 1)
+    # The reconciliation DAG replays it (ReconcileAnnouncementsOperator), then the CLI finds nothing left to do.
+    from scripts.dagrun import run_dag_test
+
+    healed = run_dag_test(
+        "hokusai_reconcile_announcements.py",
+        run_conf={"queue_name": sqs_release.fifo_url, "registered_model_name": model_name},
+    )
+    assert healed.succeeded, healed.states
+    assert (healed.returns["reconcile"]["found"], healed.returns["reconcile"]["published"]) == (1, 1)
     second = reconcile()
     assert second.returncode == 0, second.stderr
 
