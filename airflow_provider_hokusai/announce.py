@@ -24,6 +24,7 @@ from airflow_provider_hokusai.exceptions import (
     HokusaiPermanentError,
     InvalidModelReadyMessage,
     ReceiptNotRecordedError,
+    RegistryUnavailableError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
 
@@ -169,9 +170,10 @@ class ModelReadyAnnouncer:
         :raises HokusaiPermanentError: the version cannot be announced (not validated, bad evidence, missing queue);
             the failure is recorded on the version.
         :raises HokusaiRetryableError: the broker or the registry is unavailable; the failure is recorded on the
-            version when the registry is reachable, and a retry is safe.
+            version when the registry is reachable, and a retry is safe (``RegistryUnavailableError`` when the
+            version cannot be read at all).
         """
-        version = self.mlflow_hook.get_model_version(ref.model_name, ref.model_version)
+        version = self._read_version(ref)
         version_tags = dict(version.tags or {})
         existing = receipt_from_tags(version_tags)
         if existing is not None:
@@ -216,7 +218,7 @@ class ModelReadyAnnouncer:
         pending: list[tuple[VersionRef, ModelReadyToDeployMessage]] = []
         for ref in refs:
             try:
-                version = self.mlflow_hook.get_model_version(ref.model_name, ref.model_version)
+                version = self._read_version(ref)
                 version_tags = dict(version.tags or {})
                 existing = receipt_from_tags(version_tags)
                 if existing is not None:
@@ -283,6 +285,28 @@ class ModelReadyAnnouncer:
         Stats.incr(RECONCILE_PUBLISHED, len(published))
         Stats.incr(RECONCILE_FAILED, len(failed))
         return {"found": len(refs), "published": len(published), "failed": failed, "results": published}
+
+    def _read_version(self, ref: VersionRef) -> Any:
+        """
+        The version from the registry, or a typed error: a refusal when it does not exist, a retryable one when
+        the registry cannot be reached.
+        """
+        try:
+            return self.mlflow_hook.get_model_version(ref.model_name, ref.model_version)
+        except HokusaiError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                raise AnnouncementRefusedError(
+                    f"{ref.model_name} v{ref.model_version} does not exist in the MLflow registry; "
+                    "nothing was published"
+                ) from None
+            # Only the error's type: the text of a transport error may carry the URI it was sent to, credentials
+            # included when they were written into it.
+            raise RegistryUnavailableError(
+                f"could not read {ref.model_name} v{ref.model_version} from the MLflow registry "
+                f"({type(exc).__name__}); nothing was published and a retry is safe"
+            ) from None
 
     def _record_receipt(self, ref: VersionRef, receipt: PublishReceipt) -> None:
         try:

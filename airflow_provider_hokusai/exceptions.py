@@ -80,6 +80,10 @@ class ReceiptNotRecordedError(HokusaiRetryableError):
     """Published, but the receipt could not be written to MLflow; the retry is absorbed by deduplication."""
 
 
+class RegistryUnavailableError(HokusaiRetryableError):
+    """The MLflow registry could not be read or written (unreachable, timing out); nothing was published."""
+
+
 class ReconciliationIncompleteError(HokusaiRetryableError):
     """Reconciliation announced what it could, but some versions failed; they keep their failure tags."""
 

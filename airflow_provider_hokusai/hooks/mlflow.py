@@ -156,7 +156,14 @@ class MLflowHook(BaseHook):
 
     @cached_property
     def _settings(self) -> dict[str, Any]:
-        conn = self.get_connection(self.mlflow_conn_id)
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            conn = self.get_connection(self.mlflow_conn_id)
+        except AirflowNotFoundException:
+            raise InvalidMLflowConnection(
+                [("mlflow_conn_id", f"connection {self.mlflow_conn_id!r} is not defined")]
+            ) from None
         # Form fields may be saved with the legacy "extra__mlflow__" prefix; plain keys win.
         extra = {k.removeprefix("extra__mlflow__"): v for k, v in conn.extra_dejson.items() if v not in (None, "")}
         extra |= {k: v for k, v in conn.extra_dejson.items() if not k.startswith("extra__") and v not in (None, "")}

@@ -361,11 +361,17 @@ def get_queue_hook(
     :param retry: Bounded in-task retries of a publish.
     :param dedup_ttl_seconds: Dedup marker lifetime (Redis); overrides the connection.
     :raises QueueConnectionTypeError: the connection exists but its type has no queue hook.
-    :raises InvalidQueueConfiguration: ``queue_conn_id`` is empty.
+    :raises InvalidQueueConfiguration: ``queue_conn_id`` is empty or names no defined connection.
     """
     if not isinstance(queue_conn_id, str) or not queue_conn_id.strip():
         raise InvalidQueueConfiguration([("queue_conn_id", "must be a non-empty connection id")])
-    conn = BaseHook.get_connection(queue_conn_id)
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(queue_conn_id)
+    except AirflowNotFoundException:
+        # A typed, permanent error: an undefined connection does not appear by retrying the task.
+        raise InvalidQueueConfiguration([("queue_conn_id", f"connection {queue_conn_id!r} is not defined")]) from None
     conn_type = (conn.conn_type or "").lower()
     if conn_type in REDIS_CONN_TYPES:
         from airflow_provider_hokusai.hooks.redis import RedisQueueHook
