@@ -7,6 +7,8 @@ with StatsD tagging off, Airflow drops the tags and the names stay valid.
 
 from __future__ import annotations
 
+import re
+
 PREFIX = "hokusai"
 
 #: Counter: messages the broker accepted (new ones, not duplicates).
@@ -51,3 +53,15 @@ ALL_METRICS = (
     TASK_FAILED,
     DEADLINE_MISSED,
 )
+
+_METRIC_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
+
+
+def metric_tag_value(value: str) -> str:
+    """
+    ``value`` with every character Airflow's metric-name validation refuses replaced by ``_``.
+
+    With InfluxDB-style tagging the tags travel inside the stat name, and Airflow drops the whole metric when the
+    name holds anything but letters, digits and ``_ . - /``: ``hokusai:model_ready_queue`` would lose them all.
+    """
+    return _METRIC_TAG_UNSAFE.sub("_", value)

@@ -39,6 +39,7 @@ from airflow_provider_hokusai.metrics import (
     QUEUE_PUBLISH_DURATION,
     QUEUE_PUBLISHED,
     QUEUE_RETRIED,
+    metric_tag_value,
 )
 from airflow_provider_hokusai.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
@@ -271,7 +272,7 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         }
 
     def _metric_tags(self) -> dict[str, str]:
-        return {"backend": self.backend, "queue": self.queue_name}
+        return {"backend": self.backend, "queue": metric_tag_value(self.queue_name)}
 
     @cached_property
     def _stats(self) -> Any:

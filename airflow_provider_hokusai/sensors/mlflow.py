@@ -18,7 +18,7 @@ from airflow_provider_hokusai.exceptions import (
     RunFailedError,
 )
 from airflow_provider_hokusai.hooks.mlflow import DEFAULT_ORDER_BY, BaselineCheck, MLflowHook
-from airflow_provider_hokusai.metrics import BASELINE_FAILED, BASELINE_PASSED
+from airflow_provider_hokusai.metrics import BASELINE_FAILED, BASELINE_PASSED, metric_tag_value
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -159,7 +159,7 @@ class MLflowBaselineSensor(BaseSensorOperator):
         """Count one baseline decision: passed when ``error`` is None, else failed with ``reason=error``."""
         from airflow.sdk.observability.stats import Stats
 
-        tags = {"metric": str(self.metric_name), "dag_id": self.dag_id, "task_id": self.task_id}
+        tags = {"metric": metric_tag_value(str(self.metric_name)), "dag_id": self.dag_id, "task_id": self.task_id}
         if error is None:
             Stats.incr(BASELINE_PASSED, tags=tags)
         else:

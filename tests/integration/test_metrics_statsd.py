@@ -131,9 +131,8 @@ def test_tags_travel_in_the_name_with_influxdb_tagging(
     mlflow_conn: MLflowServer,
 ) -> None:
     monkeypatch.setenv("AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED", "True")
-    # The queue tag holds ':' (Redis list names, SQS URLs), which Airflow refuses in an InfluxDB-tagged name and
-    # then drops the whole metric; docs/metrics.md tells operators to block that tag.
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_DISABLED_TAGS", "job_id,run_id,queue")
+    # The default list name "hokusai:model_ready_queue" holds ':', which Airflow refuses in an InfluxDB-tagged name
+    # (it would drop the whole metric); the hooks send it as "hokusai_model_ready_queue".
     initialize_stats(monkeypatch)
     run_id = create_run(mlflow_conn.url, unique("metrics-tags"), metrics={"accuracy": 0.93})
     with DAG("metrics_tags", schedule=None):
@@ -143,7 +142,9 @@ def test_tags_travel_in_the_name_with_influxdb_tagging(
     gate.execute(minimal_context())
 
     statsd_listener.wait_for(metrics.QUEUE_PUBLISHED, metrics.BASELINE_PASSED)
-    assert [p.tags for p in statsd_listener.named(metrics.QUEUE_PUBLISHED)] == [{"backend": "redis"}]
+    assert [p.tags for p in statsd_listener.named(metrics.QUEUE_PUBLISHED)] == [
+        {"backend": "redis", "queue": "hokusai_model_ready_queue"}
+    ]
     assert [p.tags for p in statsd_listener.named(metrics.BASELINE_PASSED)] == [
         {"metric": "accuracy", "dag_id": "metrics_tags", "task_id": "gate"}
     ]

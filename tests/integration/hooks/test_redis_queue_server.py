@@ -344,7 +344,8 @@ def test_metrics_count_published_duplicate_failed_and_time(
     with pytest.raises(QueuePublishError):
         get_queue_hook(conn_id, retry=RetryPolicy(attempts=2, backoff_base=0.0, backoff_cap=0.0)).publish(message)
 
-    tags = {"backend": "redis", "queue": QUEUE}
+    # "hokusai:model_ready_queue" as a tag: ':' is refused in metric names, so it reads "hokusai_model_ready_queue".
+    tags = {"backend": "redis", "queue": QUEUE.replace(":", "_")}
     assert ("incr", metrics.QUEUE_PUBLISHED, 1, tags) in calls
     assert ("incr", metrics.QUEUE_DUPLICATE, 1, tags) in calls
     assert ("incr", metrics.QUEUE_RETRIED, 1, tags) in calls
