@@ -104,7 +104,8 @@ class QueueStatus:
     :param depth: Messages waiting (Redis list length; SQS ``ApproximateNumberOfMessages``).
     :param processing_depth: Messages taken but not acknowledged (the consumer's processing list; SQS in flight).
     :param dead_letter_depth: Messages in the dead-letter list/queue, when one exists.
-    :param last_announcement_at: When this hook's backend last enqueued a message, where the broker records it.
+    :param last_announcement_at: When a message was last enqueued (not a duplicate): Redis records it with each push;
+        None for SQS, which keeps no such record.
     :param error: Why the broker is unreachable or a part of the status is missing; never holds credentials.
     """
 

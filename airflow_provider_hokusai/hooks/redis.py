@@ -59,8 +59,10 @@ SSL_EXTRA_KEYS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_keyfile", "ssl_certfile"
 # One atomic server-side step, so a retry after a lost reply never pushes twice: SET NX claims the message id (its
 # value is when it was first enqueued, its TTL the dedup window), and only a claim that succeeds pushes. Redis does
 # not roll a script back, so a failed LPUSH (e.g. the key holds a string) releases the claim: no marker is left
-# for a message that was never enqueued. Two commands on the hot path keep EVALSHA close to a bare LPUSH.
-# KEYS: marker, queue; ARGV: body, published_at, ttl seconds. Returns the new list length, or 0 for a duplicate.
+# for a message that was never enqueued. A successful push also records its time under the queue's
+# "last announcement" key, which the health endpoint reports. Three commands keep EVALSHA close to a bare LPUSH.
+# KEYS: marker, queue, last-announcement key; ARGV: body, published_at, ttl seconds.
+# Returns the new list length, or 0 for a duplicate.
 DEDUP_PUSH_LUA = """
 if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3]) then
   return 0
@@ -68,7 +70,9 @@ end
 local depth = redis.pcall('LPUSH', KEYS[2], ARGV[1])
 if type(depth) == 'table' and depth.err then
   redis.call('DEL', KEYS[1])
+  return depth
 end
+redis.call('SET', KEYS[3], ARGV[2])
 return depth
 """
 
@@ -347,6 +351,11 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
         """The marker key of ``message_id`` for this queue."""
         return f"{self._key_prefix}:dedup:{message_id}"
 
+    @cached_property
+    def last_announcement_key(self) -> str:
+        """The key holding when a message was last enqueued on this queue (not a duplicate)."""
+        return f"{self._key_prefix}:last_announcement_at"
+
     # Publishing.
 
     def _with_retry(self, fn: Callable[[], T], count: int) -> tuple[T, int]:
@@ -371,11 +380,12 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
         from redis.exceptions import NoScriptError
 
         script = self._script
+        keys_and_args = (3, marker, queue, self.last_announcement_key, body, published_at, ttl)
         try:
-            depth: int = self.client.execute_command("EVALSHA", script.sha, 2, marker, queue, body, published_at, ttl)
+            depth: int = self.client.execute_command("EVALSHA", script.sha, *keys_and_args)
         except NoScriptError:
             script.sha = self.client.script_load(DEDUP_PUSH_LUA)
-            depth = self.client.execute_command("EVALSHA", script.sha, 2, marker, queue, body, published_at, ttl)
+            depth = self.client.execute_command("EVALSHA", script.sha, *keys_and_args)
         return depth
 
     def _publish_body(self, message: ModelReadyToDeployMessage, body: str) -> PublishReceipt:
@@ -411,14 +421,14 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
         published_at = utc_timestamp()
         ttl = self.dedup_ttl_seconds
         markers = [self.dedup_key(self._message_id(m)) for m in messages]
-        script = self._script
+        script, last = self._script, self.last_announcement_key
 
         def send() -> list[Any]:
             # One round trip for the whole batch (plus redis-py's SCRIPT EXISTS check); each message still goes
             # through the atomic script, so the dedup guarantee is the single publish's.
             pipe = self.client.pipeline(transaction=False)
             for marker, body in zip(markers, bodies, strict=True):
-                script(keys=(marker, self.queue_name), args=(body, published_at, ttl), client=pipe)
+                script(keys=(marker, self.queue_name, last), args=(body, published_at, ttl), client=pipe)
             return pipe.execute(raise_on_error=True)
 
         depths, attempts = self._with_retry(send, len(bodies))
@@ -496,10 +506,11 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
             pipe.llen(settings.queue)
             pipe.llen(settings.processing_queue)
             pipe.llen(settings.dead_letter_queue)
+            pipe.get(self.last_announcement_key)
             return pipe.execute()
 
         try:
-            depth, processing, dead = _STATUS_RETRY.call(read, retry_on=_connection_errors(), sleep=_no_sleep)
+            depth, processing, dead, last = _STATUS_RETRY.call(read, retry_on=_connection_errors(), sleep=_no_sleep)
         except Exception as exc:
             return QueueStatus(
                 backend=self.backend,
@@ -516,6 +527,7 @@ class RedisQueueHook(ModelReadyQueueHook, RedisHook):
             depth=int(depth),
             processing_depth=int(processing),
             dead_letter_depth=int(dead),
+            last_announcement_at=_text(last) if last is not None else None,
         )
 
     def test_connection(self) -> tuple[bool, str]:

@@ -84,18 +84,18 @@ def test_depth_and_announcement_time_after_a_real_publish(
         current_value=0.95,
         baseline_value=0.9,
     )
-    get_queue_hook("health_redis").publish(message)
+    receipt = get_queue_hook("health_redis").publish(message)
 
     after = entries(get_health(health_server))["health_redis"]
     assert after["depth"] == 1
-    # The endpoint reports what the hook records (the hook decides whether its broker keeps the time).
-    recorded = get_queue_hook("health_redis").queue_status().last_announcement_at
-    if recorded is None:
-        assert after["last_announcement_at"] is None
-    else:
-        published_at = datetime.fromisoformat(after["last_announcement_at"])
-        assert published_at == datetime.fromisoformat(recorded.replace("Z", "+00:00"))
-        assert published_at.utcoffset() == timedelta(0)
+    # The time the broker recorded with the push: the receipt's.
+    published_at = datetime.fromisoformat(after["last_announcement_at"])
+    assert published_at == datetime.fromisoformat(receipt.published_at.replace("Z", "+00:00"))
+    assert published_at.utcoffset() == timedelta(0)
+
+    # A duplicate enqueues nothing and leaves the time alone.
+    get_queue_hook("health_redis").publish(message)
+    assert entries(get_health(health_server))["health_redis"]["last_announcement_at"] == after["last_announcement_at"]
 
 
 def test_stopped_broker_503_unreachable(
