@@ -212,3 +212,26 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     assert tags[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
     assert tags[t.ANNOUNCEMENT_ERROR] == ""
     assert json.loads(second.stdout)["found"] == 0
+
+
+@pytest.mark.parametrize("file_name", ["hokusai_model_release.py", "hokusai_reconcile_announcements.py"])
+def test_every_task_retries_with_backoff_times_out_and_notifies(file_name: str) -> None:
+    from airflow_provider_hokusai.notifications import HokusaiFailureNotifier
+    from scripts.dagrun import load_dag
+
+    dag = load_dag(file_name)
+    for task in dag.tasks:
+        assert task.retries >= 1 and task.retry_exponential_backoff, task.task_id
+        assert task.execution_timeout is not None, task.task_id
+        assert any(isinstance(cb, HokusaiFailureNotifier) for cb in task.on_failure_callback or []), task.task_id
+
+
+def test_release_deadline_alert_calls_back_into_the_package() -> None:
+    from datetime import timedelta
+
+    from scripts.dagrun import load_dag
+
+    (alert,) = load_dag("hokusai_model_release.py").deadline
+    # The callback must be importable by the scheduler/triggerer, i.e. live in the package, not in the DAG file.
+    assert alert.callback.path == "airflow_provider_hokusai.notifications.hokusai_deadline_missed"
+    assert alert.interval == timedelta(hours=2)
