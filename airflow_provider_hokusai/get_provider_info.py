@@ -12,7 +12,8 @@ def get_provider_info() -> dict[str, Any]:
         # Must equal the distribution name, or every `airflow` command fails to load providers.
         "package-name": "airflow-provider-hokusai",
         "name": "Hokusai",
-        "description": "Baseline gates, MLflow registration and model_ready_to_deploy announcements for Hokusai.",
+        "description": "Hokusai ML platform: MLflow baseline gates, model registration, and exactly-once model-ready "
+        "announcements over Redis and SQS.",
         "versions": [__version__],
         "integrations": [
             {
