@@ -136,7 +136,7 @@ def main() -> int:
 
         conf = {"queue_name": queue_name}
         print("==> Running hokusai_model_release: train → validate → register → announce", flush=True)
-        # dag.test() runs are never queued, so Airflow says it skips the DAG's Deadline Alert; that is expected here.
+        print("    (dag.test() runs are never queued, so Airflow's 'skipping deadline alert' warning is expected)")
         result = run_dag_test("hokusai_model_release.py", run_conf=conf)
         print(f"    task states: {result.states}")
         if not result.succeeded:
