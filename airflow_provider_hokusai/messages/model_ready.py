@@ -20,8 +20,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
@@ -150,15 +150,18 @@ class ModelReadyToDeployMessage(BaseModel):
         datetime.fromisoformat(value.replace("Z", "+00:00"))
         return value
 
-    @model_validator(mode="after")
-    def _message_id_matches(self) -> ModelReadyToDeployMessage:
-        if self.tags and MESSAGE_ID_TAG in self.tags:
-            expected = message_id_for(self.model_name, self.model_version)
-            if self.tags[MESSAGE_ID_TAG] != expected:
+    @field_validator("tags")
+    @classmethod
+    def _message_id_matches(cls, value: dict[str, str] | None, info: ValidationInfo) -> dict[str, str] | None:
+        # model_name and model_version are declared before tags, so they are validated by now (absent when invalid,
+        # and then their own error is reported).
+        if value and MESSAGE_ID_TAG in value and {"model_name", "model_version"} <= info.data.keys():
+            expected = message_id_for(info.data["model_name"], info.data["model_version"])
+            if value[MESSAGE_ID_TAG] != expected:
                 raise ValueError(
                     f"tags.{MESSAGE_ID_TAG} must be the deterministic id of (model_name, model_version): {expected}"
                 )
-        return self
+        return value
 
     @property
     def message_id(self) -> str:

@@ -147,7 +147,7 @@ def test_timestamp_from_aware_datetime_is_utc_z() -> None:
         ({"tags": {"k": 1}}, "tags.k"),
         ({"tags": {"k" * 200: "v"}}, "tags"),
         ({"tags": {f"k{i}": "v" for i in range(60)}}, "tags"),
-        ({"tags": {"message_id": "not-the-id"}}, "message"),
+        ({"tags": {"message_id": "not-the-id"}}, "tags"),
     ],
 )
 def test_build_refuses_each_broken_rule(override: dict[str, Any], field: str) -> None:
