@@ -21,8 +21,9 @@ from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTr
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
 SQS_CONN_ID = "hokusai_sqs"
+# Without the variable the watcher points at a local SQS emulator, never at a real AWS account by accident.
 QUEUE_URL = os.environ.get(
-    "HOKUSAI_MODEL_READY_SQS_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/hokusai-model-ready"
+    "HOKUSAI_MODEL_READY_SQS_QUEUE_URL", "http://127.0.0.1:5000/123456789012/hokusai-model-ready.fifo"
 )
 DEPLOYED_VARIABLE = "hokusai_deployed_versions"
 
