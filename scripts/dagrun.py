@@ -12,7 +12,10 @@ loads the DAG file afresh, as each of a real worker's task processes would.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import importlib.util
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,3 +82,20 @@ def run_dag_test(file_name: str, run_conf: dict[str, Any] | None = None) -> DagT
         ).all()
         returns = {x.task_id: XComModel.deserialize_value(x) for x in xcoms}
     return DagTestResult(dag_id=dag.dag_id, run_id=run_id, states=states, returns=returns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m scripts.dagrun FILE [--conf JSON]``: run one DAG in a fresh process; JSON result on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m scripts.dagrun", description=main.__doc__)
+    parser.add_argument("file_name", help="DAG file in dags/, e.g. hokusai_model_release.py")
+    parser.add_argument("--conf", default="{}", help="the run's conf, as JSON")
+    args = parser.parse_args(argv)
+    # stdout carries only the result; Airflow's task logs go to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_dag_test(args.file_name, run_conf=json.loads(args.conf))
+    print(json.dumps({"run_id": result.run_id, "states": result.states, "returns": result.returns}, default=str))
+    return 0 if result.succeeded else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
 
 from airflow_provider_hokusai.exceptions import (
     BaselineNotMetError,
@@ -71,7 +72,8 @@ class MLflowBaselineSensor(BaseSensorOperator):
     :param min_improvement: Minimum improvement required, percent of the baseline by default. (templated)
     :param min_improvement_mode: ``relative`` (percent) or ``absolute`` (metric units).
     :param mlflow_conn_id: Id of the ``mlflow`` connection.
-    :param deferrable: Wait in the triggerer instead of occupying a worker slot.
+    :param deferrable: Wait in the triggerer instead of occupying a worker slot; defaults to Airflow's
+        ``[operators] default_deferrable``, as the official providers' sensors do.
     """
 
     template_fields: Sequence[str] = (
@@ -102,7 +104,7 @@ class MLflowBaselineSensor(BaseSensorOperator):
         min_improvement: float | str = 0.0,
         min_improvement_mode: str = "relative",
         mlflow_conn_id: str = MLflowHook.default_conn_name,
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

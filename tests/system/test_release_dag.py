@@ -18,7 +18,7 @@ import pytest
 
 from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
-from tests.fixtures.mlflow import MLflowServer, unique
+from tests.fixtures.mlflow import MLflowServer, log_sklearn_candidate, unique
 from tests.fixtures.redis import RedisProcess
 from tests.fixtures.sqs import SqsQueues
 
@@ -133,6 +133,47 @@ def test_release_on_fifo_sqs_delivers_the_contract_message(
     assert message.model_version == result.returns["register"]["model_version"]
     assert received[0]["MessageAttributes"]["message_id"]["StringValue"] == message.message_id
     assert result.returns["announce"]["receipt"]["broker_message_id"] == received[0]["MessageId"]
+
+
+def test_release_waits_in_the_trigger_for_a_running_candidate(
+    release_conf: dict[str, Any], redis_release: RedisProcess, mlflow_conn: MLflowServer
+) -> None:
+    from mlflow import MlflowClient
+
+    # A candidate whose run is still RUNNING when the sensor first looks: the sensor must defer.
+    candidate = log_sklearn_candidate(mlflow_conn.url, release_conf["experiment_name"], {"accuracy": 0.95})
+    client = MlflowClient(tracking_uri=mlflow_conn.url)
+    client.update_run(candidate.run_id, status="RUNNING")
+    conf = {**release_conf, "candidate_run_id": candidate.run_id}
+    # A fresh process with Airflow's default_deferrable on, as a deployment would set it. dag.test() rebuilds
+    # MLflowBaselineTrigger from its serialized kwargs and runs it in line, then resumes the sensor with the event.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.dagrun", "hokusai_model_release.py", "--conf", json.dumps(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True"},
+    )
+    seen: list[str] = []
+    assert process.stderr is not None
+    for line in process.stderr:
+        seen.append(line)
+        if "running trigger in line" in line:
+            # Only now does training "finish": the trigger, not the sensor's first look, sees it.
+            client.set_terminated(candidate.run_id, status="FINISHED")
+            break
+    stdout, rest = process.communicate(timeout=600)
+    logs = "".join(seen) + rest
+
+    assert process.returncode == 0, logs[-4000:]
+    assert "running trigger in line" in logs
+    result = json.loads(stdout)
+    assert result["returns"]["validate"]["run_id"] == candidate.run_id
+    assert result["returns"]["validate"]["current_value"] == 0.95
+    bodies = redis_release.client().lrange(REDIS_LIST, 0, -1)
+    assert len(bodies) == 1
+    message = ModelReadyToDeployMessage.from_json(bodies[0])
+    assert (message.mlflow_run_id, message.current_value) == (candidate.run_id, 0.95)
 
 
 def test_model_that_misses_its_baseline_fails_the_sensor_and_sends_nothing(
