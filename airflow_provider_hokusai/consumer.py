@@ -90,3 +90,21 @@ def load_deployed(raw: str | None) -> dict[str, str]:
         return {}
     data = json.loads(raw)
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def apply_deployments(
+    plan: Mapping[str, Any], deployed: Mapping[str, str]
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """
+    What a deployment step does with a plan (``DeploymentPlan.to_dict()``): deploy each planned version.
+
+    :param plan: The plan, as it travels through XCom.
+    :param deployed: ``model_id`` → version deployed before.
+    :return: The versions deployed now, and the updated ``model_id`` → version record to store.
+    """
+    record = dict(deployed)
+    done = []
+    for message in plan["deploy"]:
+        record[message["model_id"]] = message["model_version"]
+        done.append({"model_id": message["model_id"], "model_version": message["model_version"]})
+    return done, record

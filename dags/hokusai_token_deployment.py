@@ -72,13 +72,11 @@ with DAG(
 
         from airflow.sdk import Variable
 
-        from airflow_provider_hokusai.consumer import load_deployed
+        from airflow_provider_hokusai.consumer import apply_deployments, load_deployed
 
         log = logging.getLogger(__name__)
         for rejected in deployment_plan["rejected"]:
             log.warning("Rejected message: %s", rejected["reason"])
-        deployed = load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None))
-        done = []
         for message in deployment_plan["deploy"]:
             log.info(
                 "Deploying token %s for %s v%s (%s %+.2f%% vs baseline)",
@@ -88,9 +86,8 @@ with DAG(
                 message["metric_name"],
                 message["improvement_percentage"],
             )
-            deployed[message["model_id"]] = message["model_version"]
-            done.append({"model_id": message["model_id"], "model_version": message["model_version"]})
-        Variable.set(DEPLOYED_VARIABLE, json.dumps(deployed))
+        done, record = apply_deployments(deployment_plan, load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None)))
+        Variable.set(DEPLOYED_VARIABLE, json.dumps(record))
         return done
 
     deploy(plan())

@@ -46,3 +46,15 @@ def test_bodies_from_sqs_and_redis_events() -> None:
 def test_load_deployed() -> None:
     assert load_deployed(None) == {}
     assert load_deployed('{"m": 3}') == {"m": "3"}
+
+
+def test_apply_deployments_records_the_planned_versions_only() -> None:
+    from airflow_provider_hokusai.consumer import apply_deployments
+
+    bodies = [body("3", model="a"), body("1", model="b"), body("2", model="a")]
+    plan = plan_deployments(bodies, {"a": "1", "c": "9"}).to_dict()
+
+    done, record = apply_deployments(plan, {"a": "1", "c": "9"})
+
+    assert done == [{"model_id": "a", "model_version": "3"}, {"model_id": "b", "model_version": "1"}]
+    assert record == {"a": "3", "b": "1", "c": "9"}
