@@ -96,3 +96,10 @@ def test_published_messages_reach_the_plan_step_through_the_real_trigger(
     assert len(plan["rejected"]) == 1 and "surprise" in plan["rejected"][0]["reason"]
     deployed = ModelReadyToDeployMessage.model_validate(plan["deploy"][0])
     assert deployed.message_id == message("3").message_id
+
+    # The deploy step's bookkeeping: version 3 is now the deployed one; a redelivery of it would be a duplicate.
+    from airflow_provider_hokusai.consumer import apply_deployments, plan_deployments
+
+    done, record = apply_deployments(plan, {"hokusai-consumer-model": "1"})
+    assert done == [{"model_id": "hokusai-consumer-model", "model_version": "3"}]
+    assert plan_deployments([message("3").to_json()], record).deploy == []
