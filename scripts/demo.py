@@ -23,7 +23,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / ".demo"
 FIFO_QUEUE = "hokusai-model-ready.fifo"
-REDIS_LIST = "hokusai:model_ready_queue"
+# The demo's own list, so that it never pops (or clears) a real deployment's queue on a shared Redis.
+REDIS_LIST = "hokusai:demo:model_ready_queue"
 
 
 def _configure_environment(queue_conn: dict[str, Any], mlflow_dir: Path) -> None:
@@ -104,6 +105,16 @@ def _pop_sqs(conn: dict[str, Any]) -> list[str]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def _reset_redis(url: str) -> None:
+    """Forget earlier demo runs: their list and dedup markers (each run starts a fresh MLflow, so version 1 again)."""
+    import redis
+
+    from airflow_provider_hokusai.hooks.redis import hash_tag
+
+    client = redis.Redis.from_url(url)
+    client.delete(REDIS_LIST, *client.scan_iter(match=f"{hash_tag(REDIS_LIST)}:*", count=1000))
+
+
 def _pop_redis(url: str) -> list[str]:
     import redis
 
@@ -122,7 +133,7 @@ def main() -> int:
     moto: subprocess.Popen[bytes] | None = None
     if redis_url:
         queue_conn: dict[str, Any] = {"conn_type": "redis", **_redis_conn_fields(redis_url)}
-        queue_name = None
+        queue_name = REDIS_LIST
     else:
         moto, queue_conn = _start_sqs()
         queue_name = FIFO_QUEUE
@@ -132,6 +143,8 @@ def main() -> int:
         subprocess.run(
             [str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True, stdout=subprocess.DEVNULL
         )
+        if redis_url:
+            _reset_redis(redis_url)
         from scripts.dagrun import run_dag_test
 
         conf = {"queue_name": queue_name}
