@@ -103,3 +103,53 @@ def test_published_messages_reach_the_plan_step_through_the_real_trigger(
     done, record = apply_deployments(plan, {"hokusai-consumer-model": "1"})
     assert done == [{"model_id": "hokusai-consumer-model", "model_version": "3"}]
     assert plan_deployments([message("3").to_json()], record).deploy == []
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_consumer_dag_runs_for_real_on_the_triggers_events(
+    consumer_module: Any, sqs_queues: SqsQueues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    The whole consumer DAG through ``dag.test()``: plan and deploy run as tasks, with Variables in the metadata DB.
+
+    The one thing ``dag.test()`` cannot do is what the scheduler does when a watcher fires: create the run with the
+    asset event as its trigger. That step is done here, on the run ``dag.test()`` creates, with the real trigger's
+    payload.
+    """
+    import airflow.models.dagrun as dagrun_module
+    from airflow.models import Variable as VariableModel
+    from airflow.models.asset import AssetEvent, AssetModel
+    from sqlalchemy import select
+
+    from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
+    from scripts.dagrun import run_dag_test
+
+    hook = SqsQueueHook(aws_conn_id="hokusai_sqs", queue_name=sqs_queues.standard_url)
+    for version in ("2", "3"):
+        hook.publish(message(version, model_name="hokusai-consumer-dag"))
+    payloads = []
+    while sum(len(p["message_batch"]) for p in payloads) < 2:
+        payloads.append(fire_watcher(consumer_module))
+    VariableModel.set(consumer_module.DEPLOYED_VARIABLE, json.dumps({"hokusai-consumer-dag": "2", "other": "5"}))
+
+    create_run = dagrun_module.get_or_create_dagrun
+
+    def run_triggered_by_the_watcher(**kwargs: Any) -> Any:
+        run = create_run(**kwargs)
+        session = kwargs["session"]
+        asset = session.scalars(select(AssetModel).where(AssetModel.name == consumer_module.model_ready.name)).one()
+        for payload in payloads:
+            event = AssetEvent(asset_id=asset.id, extra={"from_trigger": True, "payload": payload})
+            session.add(event)
+            run.consumed_asset_events.append(event)
+        session.commit()
+        return run
+
+    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", run_triggered_by_the_watcher)
+    result = run_dag_test("hokusai_token_deployment.py")
+
+    assert result.succeeded, result.states
+    assert result.returns["deploy"] == [{"model_id": "hokusai-consumer-dag", "model_version": "3"}]
+    assert result.returns["plan"]["duplicates"] == [{"model_id": "hokusai-consumer-dag", "model_version": "2"}]
+    recorded = json.loads(VariableModel.get(consumer_module.DEPLOYED_VARIABLE))
+    assert recorded == {"hokusai-consumer-dag": "3", "other": "5"}
