@@ -34,7 +34,8 @@ from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.hooks.redis import close_shared_pools
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
-from tests.fixtures.mlflow import MLflowServer, RecordingTI, create_run, unique
+from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version
+from tests.fixtures.mlflow import validated_tags as shared_validated_tags
 from tests.fixtures.ports import free_port
 from tests.fixtures.redis import RedisProcess
 from tests.fixtures.sqs import SECRET_KEY, SqsQueues
@@ -44,26 +45,13 @@ pytestmark = pytest.mark.integration
 REDIS_LIST = "hokusai:model_ready_queue"
 
 
-def validated_tags(**overrides: str) -> dict[str, str]:
-    tags = {
-        t.STATUS: t.STATUS_VALIDATED,
-        t.TOKEN_ID: "HKBAD",
-        t.BENCHMARK_METRIC: "accuracy",
-        t.BENCHMARK_VALUE: "0.9",
-        t.CURRENT_VALUE: "0.95",
-        t.DIRECTION: "higher_is_better",
-    }
-    tags.update(overrides)
-    return {k: v for k, v in tags.items() if v is not None}
+def validated_tags(**overrides: str | None) -> dict[str, str]:
+    return shared_validated_tags(**{t.TOKEN_ID: "HKBAD", **overrides})
 
 
 def new_version(server: MLflowServer, version_tags: dict[str, str]) -> tuple[str, str]:
-    hook = MLflowHook()
-    run_id = create_run(server.url, unique("hokusai-bad-exp"), metrics={"accuracy": 0.95})
-    name = unique("hokusai-bad-model")
-    hook.client.create_registered_model(name)
-    version = hook.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=version_tags)
-    return name, str(version.version)
+    name, version, _ = registered_version(server.url, version_tags, "hokusai-bad")
+    return name, version
 
 
 def publish(name: str, version: str, conn_id: str, **kwargs: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
 from tests.conftest import REPO_ROOT
-from tests.fixtures.mlflow import MLflowServer, RecordingTI, create_run, unique
+from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version, validated_tags
 from tests.fixtures.sqs import SqsQueues
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
@@ -56,24 +56,8 @@ print("receipt recorded", flush=True)
 
 def validated_version(server: MLflowServer) -> tuple[str, str]:
     """A registered version with the evidence RegisterModelOperator writes."""
-    name = unique("hokusai-crash")
-    run_id = create_run(server.url, unique("crash-exp"), metrics={"accuracy": 0.93})
-    hook = MLflowHook()
-    hook.client.create_registered_model(name)
-    version = str(hook.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id).version)
-    hook.set_model_version_tags(
-        name,
-        version,
-        {
-            t.TOKEN_ID: "HOK",
-            t.BENCHMARK_METRIC: "accuracy",
-            t.BENCHMARK_VALUE: "0.9",
-            t.CURRENT_VALUE: "0.93",
-            t.DIRECTION: "higher_is_better",
-            t.RUN_ID: run_id,
-            t.STATUS: t.STATUS_VALIDATED,
-        },
-    )
+    name, version, run_id = registered_version(server.url, {}, "hokusai-crash")
+    MLflowHook().set_model_version_tags(name, version, validated_tags(**{t.CURRENT_VALUE: "0.93", t.RUN_ID: run_id}))
     return name, version
 
 

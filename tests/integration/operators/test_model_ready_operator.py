@@ -13,7 +13,8 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
-from tests.fixtures.mlflow import MLflowServer, RecordingTI, create_run, unique
+from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version
+from tests.fixtures.mlflow import validated_tags as shared_validated_tags
 from tests.fixtures.redis import RedisProcess
 
 pytestmark = pytest.mark.integration
@@ -22,27 +23,11 @@ REDIS_LIST = "hokusai:model_ready_queue"
 
 
 def version_with_tags(server: MLflowServer, version_tags: dict[str, str]) -> tuple[str, str, str]:
-    """A registered version of a fresh model carrying ``version_tags``; returns (name, version, run id)."""
-    hook = MLflowHook()
-    run_id = create_run(server.url, unique("hokusai-op-exp"), metrics={"accuracy": 0.95})
-    name = unique("hokusai-op-model")
-    hook.client.create_registered_model(name)
-    version = hook.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=version_tags)
-    return name, str(version.version), run_id
+    return registered_version(server.url, version_tags, "hokusai-op")
 
 
 def validated_tags(**overrides: str) -> dict[str, str]:
-    # What RegisterModelOperator writes after a passed baseline gate.
-    tags = {
-        t.STATUS: t.STATUS_VALIDATED,
-        t.TOKEN_ID: "HKOP",
-        t.BENCHMARK_METRIC: "accuracy",
-        t.BENCHMARK_VALUE: "0.9",
-        t.CURRENT_VALUE: "0.95",
-        t.DIRECTION: "higher_is_better",
-    }
-    tags.update(overrides)
-    return tags
+    return shared_validated_tags(**{t.TOKEN_ID: "HKOP", **overrides})
 
 
 def publish(name: str, version: str, conn_id: str, **kwargs: Any) -> tuple[dict[str, Any], RecordingTI]:
