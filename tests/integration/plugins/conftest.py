@@ -1,80 +1,23 @@
 """
-Servers for the health endpoint tests: redis-servers the tests may stop, a broker that hangs, and the endpoint
+Servers for the health endpoint tests: a broker that hangs, and the endpoint
 itself served by uvicorn on a free loopback port.
 
-These redis-servers are private to the tests here (not the shared fixture) because the tests kill them.
+The tests stop redis-servers, so they start private ones with ``redis_process_factory`` (tests/fixtures/redis.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
 from tests.fixtures.ports import free_port, wait_for_port
 
-REDIS_SERVER = "/usr/bin/redis-server"
 PASSWORD = "hokusai-health-Pa55-9c2e"
-
-
-@dataclass
-class RedisServer:
-    port: int
-    password: str | None
-    process: subprocess.Popen[bytes]
-
-    def uri(self, password: str | None = None) -> str:
-        secret = password if password is not None else self.password
-        auth = f":{secret}@" if secret else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def client(self):  # type: ignore[no-untyped-def]
-        import redis
-
-        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=5)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def start_redis(password: str | None = None) -> RedisServer:
-    port = free_port()
-    args = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    if password:
-        args += ["--requirepass", password]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
-    except TimeoutError:
-        process.kill()
-        raise
-    return RedisServer(port=port, password=password, process=process)
-
-
-@pytest.fixture
-def redis_factory() -> Iterator[Callable[..., RedisServer]]:
-    """Start redis-servers (optionally with ``requirepass``); all are stopped after the test."""
-    started: list[RedisServer] = []
-
-    def factory(password: str | None = None) -> RedisServer:
-        server = start_redis(password)
-        started.append(server)
-        return server
-
-    yield factory
-    for server in started:
-        server.stop()
 
 
 @dataclass

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from tests.fixtures.ports import free_port
-from tests.integration.plugins.conftest import PASSWORD, RedisServer, start_redis
+from tests.fixtures.redis import RedisProcess, start_redis
+from tests.integration.plugins.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ START_TIMEOUT = 120.0
 @dataclass
 class AirflowApi:
     url: str
-    redis: RedisServer
+    redis: RedisProcess
     log: Path
 
 

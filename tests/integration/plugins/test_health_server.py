@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.plugins.conftest import PASSWORD, HangingBroker, HealthServer, RedisServer
+from tests.fixtures.redis import RedisProcess
+from tests.integration.plugins.conftest import PASSWORD, HangingBroker, HealthServer
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +41,9 @@ def entries(response: httpx.Response) -> dict[str, dict[str, Any]]:
 
 
 def test_healthy_broker_200_with_depths(
-    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+    health_server: HealthServer, redis_process_factory: Callable[..., RedisProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis = redis_factory(password=PASSWORD)
+    redis = redis_process_factory(password=PASSWORD)
     configure(monkeypatch, health_redis=redis.uri())
 
     response = get_health(health_server)
@@ -65,12 +66,12 @@ def test_healthy_broker_200_with_depths(
 
 
 def test_depth_and_announcement_time_after_a_real_publish(
-    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+    health_server: HealthServer, redis_process_factory: Callable[..., RedisProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
     from airflow_provider_hokusai.messages.model_ready import build_model_ready_message
 
-    redis = redis_factory(password=PASSWORD)
+    redis = redis_process_factory(password=PASSWORD)
     configure(monkeypatch, health_redis=redis.uri())
     before = entries(get_health(health_server))["health_redis"]
     assert before["last_announcement_at"] is None
@@ -99,9 +100,9 @@ def test_depth_and_announcement_time_after_a_real_publish(
 
 
 def test_stopped_broker_503_unreachable(
-    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+    health_server: HealthServer, redis_process_factory: Callable[..., RedisProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis = redis_factory(password=PASSWORD)
+    redis = redis_process_factory(password=PASSWORD)
     configure(monkeypatch, health_redis=redis.uri())
     assert get_health(health_server).status_code == 200
 
@@ -117,10 +118,10 @@ def test_stopped_broker_503_unreachable(
 
 
 def test_one_stopped_broker_makes_the_whole_answer_503(
-    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+    health_server: HealthServer, redis_process_factory: Callable[..., RedisProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    up = redis_factory()
-    down = redis_factory()
+    up = redis_process_factory()
+    down = redis_process_factory()
     down.stop()
     configure(monkeypatch, health_up=up.uri(), health_down=down.uri())
 
@@ -135,10 +136,10 @@ def test_one_stopped_broker_makes_the_whole_answer_503(
 def test_hanging_broker_answers_within_the_bound(
     health_server: HealthServer,
     hanging_broker: HangingBroker,
-    redis_factory: Callable[..., RedisServer],
+    redis_process_factory: Callable[..., RedisProcess],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    up = redis_factory()
+    up = redis_process_factory()
     configure(
         monkeypatch,
         health_up=up.uri(),
@@ -164,9 +165,9 @@ def test_hanging_broker_answers_within_the_bound(
 
 
 def test_wrong_password_is_unhealthy_and_not_echoed(
-    health_server: HealthServer, redis_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+    health_server: HealthServer, redis_process_factory: Callable[..., RedisProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis = redis_factory(password=PASSWORD)
+    redis = redis_process_factory(password=PASSWORD)
     wrong = "not-the-Pa55word-41ab"
     configure(monkeypatch, health_redis=redis.uri(password=wrong))
 
