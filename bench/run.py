@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -193,6 +194,39 @@ def _registry_with(prefix: str, offset: int, count: int) -> tuple[Any, list[Any]
     return registry, refs
 
 
+@dataclass
+class _BatchSamples:
+    """Per-round timings of a batch benchmark's three sides: raw client, ``publish_many``, ``announce_many``."""
+
+    size: int
+    keep: bool = True
+    raw_rates: list[float] = field(default_factory=list)
+    hook_rates: list[float] = field(default_factory=list)
+    announce_rates: list[float] = field(default_factory=list)
+    hook_ratios: list[float] = field(default_factory=list)
+    announce_ratios: list[float] = field(default_factory=list)
+
+    def time_round(
+        self, raw: Callable[[], object], publish: Callable[[], object], announce: Callable[[], object]
+    ) -> None:
+        raw_time, hook_time, announce_time = _timed(raw), _timed(publish), _timed(announce)
+        if self.keep:
+            self.raw_rates.append(self.size / raw_time)
+            self.hook_rates.append(self.size / hook_time)
+            self.announce_rates.append(self.size / announce_time)
+            self.hook_ratios.append(hook_time / raw_time)
+            self.announce_ratios.append(announce_time / raw_time)
+
+    def rows(self, hook_class: str, backend: str, baseline: str) -> list[dict[str, Any]]:
+        raw_rate = median(self.raw_rates)
+        return [
+            _row("batch", f"{hook_class}.publish_many x{self.size}", baseline, median(self.hook_rates), raw_rate,
+                 self.hook_ratios, "msg/s"),
+            _row("batch", f"announce_many x{self.size} ({backend})", baseline, median(self.announce_rates), raw_rate,
+                 self.announce_ratios, "msg/s"),
+        ]  # fmt: skip
+
+
 def bench_batch_redis(rounds: int, size: int) -> list[dict[str, Any]]:
     import redis
 
@@ -201,12 +235,13 @@ def bench_batch_redis(rounds: int, size: int) -> list[dict[str, Any]]:
     from airflow_provider_hokusai.hooks.redis import close_shared_pools
 
     port = free_port()
-    hook_ratios, announce_ratios, hook_rates, announce_rates, raw_rates = [], [], [], [], []
+    samples = _BatchSamples(size)
     with redis_server(port):
         os.environ["AIRFLOW_CONN_BENCH_REDIS"] = json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": port})
         hook = get_queue_hook("bench_redis")
         raw = redis.Redis(host="127.0.0.1", port=port)
         for r in range(-1, rounds):
+            samples.keep = r >= 0  # round -1 warms up
             messages = _messages(size, (r + 1) * size * 2, "batch")
             bodies = [m.to_json() for m in messages]
             registry, refs = _registry_with("announce", (r + 1) * size, size)
@@ -218,24 +253,10 @@ def bench_batch_redis(rounds: int, size: int) -> list[dict[str, Any]]:
                     pipe.lpush("bench:raw", body)
                 pipe.execute()
 
-            raw_time = _timed(raw_batch)
-            hook_time = _timed(partial(hook.publish_many, messages))
-            announce_time = _timed(partial(announcer.announce_many, refs))
-            if r >= 0:
-                raw_rates.append(size / raw_time)
-                hook_rates.append(size / hook_time)
-                announce_rates.append(size / announce_time)
-                hook_ratios.append(hook_time / raw_time)
-                announce_ratios.append(announce_time / raw_time)
+            samples.time_round(raw_batch, partial(hook.publish_many, messages), partial(announcer.announce_many, refs))
         close_shared_pools()
         raw.close()
-    raw_rate = median(raw_rates)
-    return [
-        _row("batch", f"RedisQueueHook.publish_many x{size}", "pipelined LPUSH", median(hook_rates), raw_rate,
-             hook_ratios, "msg/s"),
-        _row("batch", f"announce_many x{size} (redis)", "pipelined LPUSH", median(announce_rates), raw_rate,
-             announce_ratios, "msg/s"),
-    ]  # fmt: skip
+    return samples.rows("RedisQueueHook", "redis", "pipelined LPUSH")
 
 
 def bench_batch_sqs(rounds: int, size: int) -> list[dict[str, Any]]:
@@ -246,11 +267,12 @@ def bench_batch_sqs(rounds: int, size: int) -> list[dict[str, Any]]:
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    hook_ratios, announce_ratios, hook_rates, announce_rates, raw_rates = [], [], [], [], []
+    samples = _BatchSamples(size)
     with moto_server(port):
         os.environ["AIRFLOW_CONN_BENCH_SQS"] = _aws_conn(endpoint)
         sqs = boto3.client("sqs", endpoint_url=endpoint, **AWS)
         for r in range(-1, rounds):
+            samples.keep = r >= 0  # round -1 warms up
             # A fresh queue per side and round: moto slows down as a queue grows.
             urls = [sqs.create_queue(QueueName=f"bench-batch-{r + 1}-{side}")["QueueUrl"] for side in range(3)]
             messages = _messages(size, (r + 1) * size * 2, "batch")
@@ -276,22 +298,8 @@ def bench_batch_sqs(rounds: int, size: int) -> list[dict[str, Any]]:
                     response = sqs.send_message_batch(QueueUrl=url, Entries=chunk)
                     assert not response.get("Failed")
 
-            raw_time = _timed(raw_batch)
-            hook_time = _timed(partial(hook.publish_many, messages))
-            announce_time = _timed(partial(announcer.announce_many, refs))
-            if r >= 0:
-                raw_rates.append(size / raw_time)
-                hook_rates.append(size / hook_time)
-                announce_rates.append(size / announce_time)
-                hook_ratios.append(hook_time / raw_time)
-                announce_ratios.append(announce_time / raw_time)
-    raw_rate = median(raw_rates)
-    return [
-        _row("batch", f"SqsQueueHook.publish_many x{size}", "send_message_batch", median(hook_rates), raw_rate,
-             hook_ratios, "msg/s"),
-        _row("batch", f"announce_many x{size} (sqs)", "send_message_batch", median(announce_rates), raw_rate,
-             announce_ratios, "msg/s"),
-    ]  # fmt: skip
+            samples.time_round(raw_batch, partial(hook.publish_many, messages), partial(announcer.announce_many, refs))
+    return samples.rows("SqsQueueHook", "sqs", "send_message_batch")
 
 
 # DAG parse cost.
