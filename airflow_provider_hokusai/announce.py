@@ -174,24 +174,14 @@ class ModelReadyAnnouncer:
             version cannot be read at all).
         """
         version = self._read_version(ref)
-        version_tags = dict(version.tags or {})
-        existing = receipt_from_tags(version_tags)
+        existing = receipt_from_tags(version.tags or {})
         if existing is not None:
             log.info(
                 "%s v%s was already announced (message %s)", ref.model_name, ref.model_version, existing["message_id"]
             )
             return AnnouncementResult(ref.model_name, ref.model_version, "already_published", receipt=existing)
         try:
-            message = message_from_version_tags(
-                ref.model_name,
-                ref.model_version,
-                version_tags,
-                run_id=version.run_id,
-                model_id=ref.model_id,
-                contributor_address=ref.contributor_address,
-                extra_tags=ref.extra_tags,
-            )
-            receipt = self.queue_hook.publish(message)
+            receipt = self.queue_hook.publish(self._message(ref, version))
         except HokusaiError as exc:
             self._record_failure(ref, exc)
             raise
@@ -219,22 +209,13 @@ class ModelReadyAnnouncer:
         for ref in refs:
             try:
                 version = self._read_version(ref)
-                version_tags = dict(version.tags or {})
-                existing = receipt_from_tags(version_tags)
+                existing = receipt_from_tags(version.tags or {})
                 if existing is not None:
                     results.append(
                         AnnouncementResult(ref.model_name, ref.model_version, "already_published", receipt=existing)
                     )
                     continue
-                message = message_from_version_tags(
-                    ref.model_name,
-                    ref.model_version,
-                    version_tags,
-                    run_id=version.run_id,
-                    model_id=ref.model_id,
-                    contributor_address=ref.contributor_address,
-                    extra_tags=ref.extra_tags,
-                )
+                message = self._message(ref, version)
             except (AnnouncementRefusedError, InvalidModelReadyMessage) as exc:
                 self._record_failure(ref, exc)
                 results.append(AnnouncementResult(ref.model_name, ref.model_version, "failed", error=str(exc)))
@@ -307,6 +288,19 @@ class ModelReadyAnnouncer:
                 f"could not read {ref.model_name} v{ref.model_version} from the MLflow registry "
                 f"({type(exc).__name__}); nothing was published and a retry is safe"
             ) from None
+
+    @staticmethod
+    def _message(ref: VersionRef, version: Any) -> ModelReadyToDeployMessage:
+        """The contract message of ``version`` (as :meth:`_read_version` returns it), with the caller's overrides."""
+        return message_from_version_tags(
+            ref.model_name,
+            ref.model_version,
+            version.tags or {},
+            run_id=version.run_id,
+            model_id=ref.model_id,
+            contributor_address=ref.contributor_address,
+            extra_tags=ref.extra_tags,
+        )
 
     def _record_receipt(self, ref: VersionRef, receipt: PublishReceipt) -> None:
         try:
