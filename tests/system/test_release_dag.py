@@ -70,20 +70,6 @@ def version_tags(model_name: str, version: str) -> dict[str, str]:
     return dict(MLflowHook().get_model_version(model_name, version).tags or {})
 
 
-def drain_sqs(queues: SqsQueues, url: str) -> list[dict[str, Any]]:
-    client = queues.server.client()
-    received: list[dict[str, Any]] = []
-    while True:
-        got = client.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
-        )
-        if not got.get("Messages"):
-            return received
-        for message in got["Messages"]:
-            received.append(message)
-            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def test_release_on_redis_announces_each_validated_version_once(
     release_conf: dict[str, Any], redis_release: RedisProcess
 ) -> None:
@@ -127,7 +113,7 @@ def test_release_on_fifo_sqs_delivers_the_contract_message(
     result = run_release({**release_conf, "queue_name": sqs_release.fifo_url})
 
     assert result.succeeded, result.states
-    received = drain_sqs(sqs_release, sqs_release.fifo_url)
+    received = sqs_release.drain(sqs_release.fifo_url)
     assert len(received) == 1
     message = ModelReadyToDeployMessage.from_json(received[0]["Body"])
     assert message.model_version == result.returns["register"]["model_version"]
@@ -205,7 +191,7 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     assert tags[t.STATUS] == t.STATUS_VALIDATED
     assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
     assert "QueueNotFoundError" in tags[t.ANNOUNCEMENT_ERROR]
-    assert drain_sqs(sqs_release, sqs_release.fifo_url) == []
+    assert sqs_release.drain(sqs_release.fifo_url) == []
 
     # On call: list what is missing with the CLI, replay it, and run the replay again (it must be safe to repeat).
     def reconcile(*extra: str) -> subprocess.CompletedProcess[str]:
@@ -230,7 +216,7 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     dry = reconcile("--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["would_publish"] == [{"model_name": model_name, "model_version": version}]
-    assert drain_sqs(sqs_release, sqs_release.fifo_url) == []
+    assert sqs_release.drain(sqs_release.fifo_url) == []
 
     # The reconciliation DAG replays it (ReconcileAnnouncementsOperator), then the CLI finds nothing left to do.
     from scripts.dagrun import run_dag_test
@@ -244,7 +230,7 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     second = reconcile()
     assert second.returncode == 0, second.stderr
 
-    received = drain_sqs(sqs_release, sqs_release.fifo_url)
+    received = sqs_release.drain(sqs_release.fifo_url)
     assert len(received) == 1
     message = ModelReadyToDeployMessage.from_json(received[0]["Body"])
     assert (message.model_name, message.model_version) == (model_name, version)

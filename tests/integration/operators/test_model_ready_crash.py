@@ -136,18 +136,6 @@ def test_redis_crash_between_publish_and_receipt(
     assert len(redis_bodies(redis_server)) == 1
 
 
-def drain(sqs_queues: SqsQueues, url: str) -> list[dict[str, Any]]:
-    client, messages = sqs_queues.server.client(), []
-    for _ in range(5):
-        batch = client.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
-        ).get("Messages", [])
-        messages += batch
-        for message in batch:
-            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return messages
-
-
 @pytest.mark.parametrize("fifo", [True, False], ids=["fifo", "standard"])
 def test_sqs_crash_between_publish_and_receipt(fifo: bool, mlflow_conn: MLflowServer, sqs_queues: SqsQueues) -> None:
     url = sqs_queues.fifo_url if fifo else sqs_queues.standard_url
@@ -158,7 +146,7 @@ def test_sqs_crash_between_publish_and_receipt(fifo: bool, mlflow_conn: MLflowSe
     assert reconcile(name, sqs_queues.conn_id, url)["found"] == 0
     assert_receipt(name, version, message_id)
 
-    messages = drain(sqs_queues, url)
+    messages = sqs_queues.drain(url, min_polls=5)
     ids = [json.loads(m["Body"])["tags"]["message_id"] for m in messages]
     assert {m["MessageAttributes"]["message_id"]["StringValue"] for m in messages} == {message_id}
     if fifo:
