@@ -1,0 +1,64 @@
+"""The one adapter from pydantic's validation errors to the provider's typed errors.
+
+Every input the provider accepts (operator and sensor arguments after templating, connection extras, ``[hokusai]``
+options, the contract message) is a pydantic model; :func:`validate` turns a failure into the matching
+:class:`~airflow_provider_hokusai.exceptions.InvalidInputError` subclass, naming every failing field and its rule.
+The input values themselves never reach the error text, so a secret in a bad field cannot leak through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from airflow_provider_hokusai.exceptions import InvalidInputError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_errors(exc: ValidationError, *, prefix: str = "", unions: Collection[str] = ()) -> list[tuple[str, str]]:
+    """
+    ``(field, rule)`` pairs of a pydantic error, with dotted field names.
+
+    :param prefix: Put before every field name (``"extra."`` for connection extras).
+    :param unions: Fields typed ``X | None``: pydantic reports their errors under the union branch's name, which is
+        not a field and is dropped; the ``None`` branch's complaint is dropped too (null is refused elsewhere).
+    """
+    errors: list[tuple[str, str]] = []
+    for err in exc.errors(include_url=False):
+        parts = list(err["loc"])
+        if parts and parts[0] in unions and len(parts) > 1:
+            if err["type"] == "none_required":
+                continue
+            del parts[1]
+        loc = ".".join(str(p) for p in parts)
+        rule = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] == "extra_forbidden":
+            rule = "unknown key; no other keys are allowed"
+        errors.append((f"{prefix}{loc}" if loc else prefix.rstrip(".") or "input", rule))
+    return errors
+
+
+def validate(
+    model: type[M],
+    data: Mapping[str, Any],
+    error: type[InvalidInputError],
+    *,
+    prefix: str = "",
+    context: dict[str, Any] | None = None,
+) -> M:
+    """
+    ``model`` validated from ``data``, or ``error`` naming every failing field.
+
+    :param model: The pydantic model of the input.
+    :param data: The raw values, e.g. rendered operator arguments or a connection's extra.
+    :param error: The typed error to raise; a subclass of ``InvalidInputError``.
+    :param prefix: Put before every field name in the error (``"extra."`` for connection extras).
+    :param context: pydantic validation context, for validators that need more than the value.
+    """
+    try:
+        return model.model_validate(dict(data), context=context)
+    except ValidationError as exc:
+        raise error(field_errors(exc, prefix=prefix)) from None
