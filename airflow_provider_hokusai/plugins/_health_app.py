@@ -1,19 +1,97 @@
-"""The FastAPI app behind ``/hokusai``; imported on the API server's first request to it, never at plugin load."""
+"""
+The FastAPI app behind ``/hokusai`` and what it wires into the checks: Airflow connections, their secrets and
+the queue hooks. Imported on the API server's first request to it, never at plugin load.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
 
+from airflow.sdk import BaseHook, Connection
+from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+from airflow.sdk.log import mask_secret
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
-from airflow_provider_hokusai.plugins.health import HealthChecker, HealthReport, HealthSettings
+from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
+from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings
 
 _bearer = HTTPBearer(auto_error=False, description="An Airflow API token, when [hokusai] health_require_auth is on.")
+
+
+def _sensitive_values(value: Any, hidden: bool = False) -> Iterator[str]:
+    """The values of ``value`` (a connection extra) under keys Airflow's masker deems sensitive, at any depth."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _sensitive_values(item, hidden or bool(should_hide_value_for_key(str(key))))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _sensitive_values(item, hidden)
+    elif hidden and value not in (None, "") and not isinstance(value, bool):
+        # Airflow masks string values only; a numeric secret (a PIN) is registered as the text it prints as.
+        yield str(value)
+
+
+def mask_connection(conn: Connection) -> None:
+    """
+    Register ``conn``'s password and sensitive extras, and their URL-quoted forms, with Airflow's secrets masker.
+
+    Broker errors often quote the connection URI, where a password like ``p@ss`` reads ``p%40ss``; Airflow's SDK
+    masks only the raw values. Registering also keeps these values out of the API server's own logs.
+    """
+    secrets = ([conn.password] if conn.password else []) + list(_sensitive_values(conn.extra_dejson))
+    for secret in secrets:
+        mask_secret(secret)
+        mask_secret(quote(secret, safe=""))
+
+
+def _where(url: Any) -> str | None:
+    """``host[:port]`` of a URL, never its userinfo; None when ``url`` is not one."""
+    try:
+        parts = urlsplit(str(url))
+        return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    except ValueError:
+        return None
+
+
+def describe_target(conn: Connection) -> str:
+    """Where ``conn`` points, for the timeout text: ``redis host:port`` or ``sqs queue <name> at <endpoint>``."""
+    conn_type = (conn.conn_type or "").lower()
+    if conn_type != "aws":
+        # The Redis hook's defaults when host or port are not set.
+        return f"{conn_type} {conn.host or '127.0.0.1'}:{conn.port or 6379}"
+    extra = conn.extra_dejson
+    queue = str(extra.get("queue") or "")
+    endpoint = _where(extra.get("endpoint_url")) or (_where(queue) if "://" in queue else None)
+    if endpoint is None and extra.get("region_name"):
+        endpoint = f"sqs.{extra['region_name']}.amazonaws.com"
+    name = queue.rstrip("/").rsplit("/", 1)[-1] or "(no queue)"
+    return f"sqs queue {name}" + (f" at {endpoint}" if endpoint else "")
+
+
+def prepare_connection(conn_id: str) -> str | None:
+    """
+    Mask ``conn_id``'s secrets and describe its target (a :class:`HealthChecker` ``prepare_fn``).
+
+    :return: None when the connection cannot be read; the check itself then reports why.
+    """
+    try:
+        conn = BaseHook.get_connection(conn_id)
+        mask_connection(conn)
+        return describe_target(conn)
+    except Exception:
+        return None
+
+
+def queue_status_for(conn_id: str) -> QueueStatus:
+    """Ask the queue hook matching ``conn_id``'s type for its status (a :class:`HealthChecker` ``status_fn``)."""
+    return get_queue_hook(conn_id).queue_status()
 
 
 async def settings_for(
@@ -22,7 +100,7 @@ async def settings_for(
 ) -> HealthSettings:
     """Dependency: this request's ``[hokusai]`` settings, after Airflow's auth check when it is required."""
     settings: HealthSettings = request.app.state.settings_loader()
-    if settings.require_auth:
+    if settings.health_require_auth:
         # Airflow's own check: Bearer token or the UI's session cookie, validated by the auth manager.
         from airflow.api_fastapi.core_api.security import get_user
 
@@ -37,10 +115,10 @@ def create_app(
     """
     Build the ``/hokusai`` app.
 
-    :param checker: Runs the queue checks; the default asks the queue hooks.
+    :param checker: Runs the queue checks; the default reads Airflow connections and asks the queue hooks.
     :param settings_loader: Reads the ``[hokusai]`` options, once per request so config changes apply at once.
     """
-    checker = checker or HealthChecker()
+    checker = checker or HealthChecker(queue_status_for, prepare_connection)
     app = FastAPI(
         title="Hokusai",
         version=__version__,
@@ -65,8 +143,14 @@ def create_app(
         },
     )
     async def health(settings: Annotated[HealthSettings, Depends(settings_for)]) -> JSONResponse:
-        report: HealthReport = await checker.check(settings)
-        body: dict[str, Any] = report.to_dict()
-        return JSONResponse(body, status_code=report.http_status, headers={"Cache-Control": "no-store"})
+        queues = await checker.check(settings)
+        healthy = all(q["healthy"] for q in queues)
+        body = {
+            "status": "healthy" if healthy else "unhealthy",
+            "checked_at": datetime.now(UTC).isoformat(),
+            "timeout_seconds": settings.health_timeout_seconds,
+            "queues": queues,
+        }
+        return JSONResponse(body, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
 
     return app
