@@ -14,7 +14,8 @@ are killed and cut off, then drain the queues and count what arrived.
 Each version is one "task": ``ModelReadyAnnouncer.announce`` (real ``RedisQueueHook`` / ``SqsQueueHook`` from
 ``get_queue_hook``, receipts written back) retried as Airflow would retry a task, with a bounded
 :class:`~airflow_provider_hokusai.retry.RetryPolicy` over :class:`HokusaiRetryableError`; the hook's own in-task
-policy retries underneath. The receipt store is an in-process, thread-safe registry fake (:class:`InMemoryRegistry`)
+policy retries underneath. The receipt store is the testkit's in-process, thread-safe registry fake
+(:class:`~hokusai_testkit.registry.FakeMLflowRegistry`)
 because a real MLflow server is the bottleneck at this scale; the queue side is never faked. After the chaos stops,
 a reconciliation pass (``ModelReadyAnnouncer.reconcile``) heals tasks that used up their retries, as the
 reconciliation DAG would; then a consumer drains the queue (Redis after one last kill -9 and restart) and reports
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import json
 import logging
 import os
@@ -46,65 +46,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hokusai_testkit.ports import free_port
+from hokusai_testkit.redis import RedisProcess
+from hokusai_testkit.registry import FakeMLflowRegistry
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = REPO / ".bench" / "reliability.json"
 REDIS_QUEUE = "hokusai:reliability"
 MODELS = 20
-
-
-# Registry fake: the receipt store of the at-scale run.
-
-
-@dataclass
-class _Version:
-    name: str
-    version: str
-    run_id: str
-    tags: dict[str, str]
-
-
-class InMemoryRegistry:
-    """
-    The slice of :class:`~airflow_provider_hokusai.hooks.mlflow.MLflowHook` the announcer uses, in memory and
-    thread-safe. Reads return copies, so a task never sees another task's half-written receipt.
-    """
-
-    def __init__(self) -> None:
-        self._versions: dict[tuple[str, str], _Version] = {}
-        self._lock = threading.Lock()
-
-    def add_validated(self, name: str, version: str, current: float, baseline: float) -> None:
-        from airflow_provider_hokusai import tags as t
-
-        tags = {
-            t.STATUS: t.STATUS_VALIDATED,
-            t.TOKEN_ID: "HKREL",
-            t.BENCHMARK_METRIC: "accuracy",
-            t.BENCHMARK_VALUE: repr(baseline),
-            t.CURRENT_VALUE: repr(current),
-            t.DIRECTION: "higher_is_better",
-            t.RUN_ID: f"run-{name}-{version}",
-            t.EXPERIMENT_NAME: "reliability",
-        }
-        with self._lock:
-            self._versions[(name, version)] = _Version(name, version, f"run-{name}-{version}", tags)
-
-    def get_model_version(self, name: str, version: str | int) -> _Version:
-        with self._lock:
-            return copy.deepcopy(self._versions[(name, str(version))])
-
-    def set_model_version_tags(self, name: str, version: str | int, tags: dict[str, str]) -> None:
-        with self._lock:
-            self._versions[(name, str(version))].tags.update({k: str(v) for k, v in tags.items()})
-
-    def search_model_versions(self, filter_string: str, max_results: int = 1000) -> list[_Version]:
-        # The announcer filters on the tags itself; the filter string is MLflow's business.
-        with self._lock:
-            return [copy.deepcopy(v) for v in list(self._versions.values())[:max_results]]
-
-    def versions(self) -> list[_Version]:
-        with self._lock:
-            return [copy.deepcopy(v) for v in self._versions.values()]
 
 
 # Chaos.
@@ -244,11 +193,20 @@ def hook_policy() -> Any:
     return RetryPolicy(attempts=3, backoff_base=0.05, backoff_cap=0.5, jitter="equal")
 
 
-def _seed(registry: InMemoryRegistry, prefix: str, count: int) -> list[tuple[str, str]]:
+def _seed(registry: FakeMLflowRegistry, prefix: str, count: int) -> list[tuple[str, str]]:
+    from airflow_provider_hokusai import tags as t
+
     refs = []
     for i in range(count):
         name, version = f"{prefix}-model-{i % MODELS:02d}", str(i // MODELS + 1)
-        registry.add_validated(name, version, current=0.9 + (i % 7) / 1000, baseline=0.85)
+        registry.add_validated(
+            name,
+            version,
+            run_id=f"run-{name}-{version}",
+            current=0.9 + (i % 7) / 1000,
+            baseline=0.85,
+            **{t.TOKEN_ID: "HKREL", t.EXPERIMENT_NAME: "reliability"},
+        )
         refs.append((name, version))
     return refs
 
@@ -328,7 +286,7 @@ def announce_all(
 
 
 def reconcile_and_check(
-    announcer: Any, registry: InMemoryRegistry, refs: list[tuple[str, str]], result: BackendResult
+    announcer: Any, registry: FakeMLflowRegistry, refs: list[tuple[str, str]], result: BackendResult
 ) -> set[str]:
     """Heal what the tasks left behind, then check every version has a receipt naming its own message id."""
     from airflow_provider_hokusai import tags as t
@@ -372,8 +330,6 @@ def run_redis(settings: Settings, deadline: float, workdir: Path) -> BackendResu
     from airflow_provider_hokusai.announce import ModelReadyAnnouncer
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
     from airflow_provider_hokusai.hooks.redis import close_shared_pools
-    from tests.fixtures.ports import free_port
-    from tests.fixtures.redis import RedisProcess
 
     began = time.perf_counter()
     result = BackendResult("redis", settings.redis_versions)
@@ -392,7 +348,7 @@ def run_redis(settings: Settings, deadline: float, workdir: Path) -> BackendResu
                 "extra": {"queue": REDIS_QUEUE, "socket_timeout": 2, "socket_connect_timeout": 1},
             }
         )
-        registry = InMemoryRegistry()
+        registry = FakeMLflowRegistry()
         refs = _seed(registry, "redis", settings.redis_versions)
         hook = get_queue_hook("hokusai_reliability_redis", retry=hook_policy())
         announcer = ModelReadyAnnouncer(registry, hook)  # type: ignore[arg-type]
@@ -448,8 +404,7 @@ def run_sqs(settings: Settings, deadline: float, backends: Sequence[str]) -> lis
     from airflow_provider_hokusai.announce import ModelReadyAnnouncer
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
     from bench.tcp_proxy import ProxyProcess
-    from tests.fixtures.ports import free_port
-    from tests.fixtures.sqs import ACCESS_KEY, REGION, SECRET_KEY, start_moto
+    from hokusai_testkit.sqs import ACCESS_KEY, REGION, SECRET_KEY, start_moto
 
     began = time.perf_counter()
     moto = start_moto()
@@ -475,7 +430,7 @@ def run_sqs(settings: Settings, deadline: float, backends: Sequence[str]) -> lis
             fifo = backend == "sqs-fifo"
             name = "hokusai-reliability.fifo" if fifo else "hokusai-reliability"
             url = direct.create_queue(QueueName=name, Attributes={"FifoQueue": "true"} if fifo else {})["QueueUrl"]
-            registry = InMemoryRegistry()
+            registry = FakeMLflowRegistry()
             refs = _seed(registry, backend, settings.sqs_versions)
             hook = get_queue_hook("hokusai_reliability_sqs", queue_name=url, retry=hook_policy())
             result = BackendResult(backend, settings.sqs_versions, duplicates_allowed=not fifo)
@@ -604,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": sys.version.split()[0],
         "cpu_count": os.cpu_count(),
         "settings": asdict(settings),
-        "receipt_store": "in-process registry fake (InMemoryRegistry); queues are real brokers",
+        "receipt_store": "in-process registry fake (hokusai_testkit FakeMLflowRegistry); queues are real brokers",
         "wall_seconds": round(time.perf_counter() - started, 1),
         "ok": all(r.ok for r in results),
         "results": [r.to_dict() for r in results],

@@ -184,9 +184,9 @@ def _messages(count: int, offset: int, prefix: str) -> list[Any]:
 
 def _registry_with(prefix: str, offset: int, count: int) -> tuple[Any, list[Any]]:
     from airflow_provider_hokusai.announce import VersionRef
-    from bench.reliability import InMemoryRegistry
+    from hokusai_testkit.registry import FakeMLflowRegistry
 
-    registry = InMemoryRegistry()
+    registry = FakeMLflowRegistry()
     refs = []
     for i in range(count):
         registry.add_validated(f"{prefix}-model", str(offset + i), current=0.91, baseline=0.85)

@@ -16,9 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fixtures.ports import wait_for_port
+from hokusai_testkit.ports import LOOPBACK, wait_for_port
 
-LOOPBACK = "127.0.0.1"
 CHUNK = 64 * 1024
 
 

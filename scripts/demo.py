@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hokusai_testkit.sqs import MotoServer, start_moto
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / ".demo"
 FIFO_QUEUE = "hokusai-model-ready.fifo"
@@ -53,35 +55,15 @@ def _configure_environment(queue_conn: dict[str, Any], mlflow_dir: Path) -> None
     )
 
 
-def _start_sqs() -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    sys.path.insert(0, str(REPO))
-    from tests.fixtures.ports import free_port, wait_for_port
-
-    port = free_port()
-    moto = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port)
-    endpoint = f"http://127.0.0.1:{port}"
-    conn = {
-        "conn_type": "aws",
-        "login": "demo-access-key",
-        "password": "demo-secret-key",
-        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-    }
-    import boto3
-
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="demo-access-key",
-        aws_secret_access_key="demo-secret-key",
-    )
-    sqs.create_queue(QueueName=FIFO_QUEUE, Attributes={"FifoQueue": "true"})
-    return moto, conn
+def _start_sqs() -> tuple[MotoServer, dict[str, Any]]:
+    """A moto server on a free loopback port with the demo's FIFO queue; returns it and its ``aws`` connection."""
+    moto = start_moto()
+    try:
+        moto.client().create_queue(QueueName=FIFO_QUEUE, Attributes={"FifoQueue": "true"})
+    except Exception:
+        moto.stop()
+        raise
+    return moto, moto.conn()
 
 
 def _pop_sqs(conn: dict[str, Any]) -> list[str]:
@@ -90,7 +72,7 @@ def _pop_sqs(conn: dict[str, Any]) -> list[str]:
     sqs = boto3.client(
         "sqs",
         endpoint_url=conn["extra"]["endpoint_url"],
-        region_name="us-east-1",
+        region_name=conn["extra"]["region_name"],
         aws_access_key_id=conn["login"],
         aws_secret_access_key=conn["password"],
     )
@@ -130,7 +112,7 @@ def main() -> int:
     mlflow_dir = DEMO / "mlflow"
     mlflow_dir.mkdir(parents=True)
     redis_url = os.environ.get("HOKUSAI_DEMO_REDIS_URL")
-    moto: subprocess.Popen[bytes] | None = None
+    moto: MotoServer | None = None
     if redis_url:
         queue_conn: dict[str, Any] = {"conn_type": "redis", **_redis_conn_fields(redis_url)}
         queue_name = REDIS_LIST
@@ -177,8 +159,7 @@ def main() -> int:
         return 0 if len(bodies) == 1 else 1
     finally:
         if moto is not None:
-            moto.terminate()
-            moto.wait(timeout=10)
+            moto.stop()
 
 
 def _redis_conn_fields(url: str) -> dict[str, Any]:
