@@ -179,3 +179,7 @@ class InvalidQueueMessage(InvalidInputError, QueuePermanentError):
 
 class MessageTooLargeError(InvalidQueueMessage):
     """The serialized message (with its attributes) exceeds the queue's size limit; nothing was sent."""
+
+
+class BaselineComparisonError(HokusaiPermanentError):
+    """The candidate's metric and its baseline could not be compared (e.g. a value <= 0, an unknown direction)."""
