@@ -16,44 +16,7 @@ from airflow_provider_hokusai.exceptions import (
     ReceiptNotRecordedError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
-
-
-@dataclass
-class FakeVersion:
-    name: str
-    version: str
-    run_id: str
-    tags: dict[str, str]
-
-
-@dataclass
-class FakeMLflow:
-    versions: dict[tuple[str, str], FakeVersion] = field(default_factory=dict)
-    fail_tag_writes: bool = False
-
-    def add(self, name: str, version: str, **overrides: str) -> None:
-        tags = {
-            t.STATUS: t.STATUS_VALIDATED,
-            t.TOKEN_ID: "hkbc",
-            t.BENCHMARK_METRIC: "accuracy",
-            t.BENCHMARK_VALUE: "0.9",
-            t.CURRENT_VALUE: "0.95",
-            t.DIRECTION: "higher_is_better",
-            t.RUN_ID: f"run-{version}",
-        }
-        tags.update(overrides)
-        self.versions[(name, version)] = FakeVersion(name, version, f"run-{version}", tags)
-
-    def get_model_version(self, name: str, version: str) -> FakeVersion:
-        return self.versions[(name, str(version))]
-
-    def set_model_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
-        if self.fail_tag_writes:
-            raise ConnectionError("mlflow down")
-        self.versions[(name, str(version))].tags.update(tags)
-
-    def search_model_versions(self, filter_string: str, max_results: int = 1000) -> list[FakeVersion]:
-        return list(self.versions.values())[:max_results]
+from hokusai_testkit.registry import FakeMLflowRegistry
 
 
 @dataclass
@@ -95,21 +58,21 @@ class FakeQueue:
         return [self._one(m) for m in messages]
 
 
-def make(**kwargs: Any) -> tuple[ModelReadyAnnouncer, FakeMLflow, FakeQueue]:
-    mlflow, queue = FakeMLflow(), FakeQueue(**kwargs)
+def make(**kwargs: Any) -> tuple[ModelReadyAnnouncer, FakeMLflowRegistry, FakeQueue]:
+    mlflow, queue = FakeMLflowRegistry(), FakeQueue(**kwargs)
     return ModelReadyAnnouncer(mlflow, queue), mlflow, queue  # type: ignore[arg-type]
 
 
 def test_announce_publishes_once_and_records_receipt() -> None:
     announcer, mlflow, queue = make()
-    mlflow.add("m", "1")
+    mlflow.add_validated("m", "1", **{t.TOKEN_ID: "hkbc"})
     first = announcer.announce(VersionRef("m", "1"))
     assert first.outcome == "published"
     assert len(queue.published) == 1
     message = queue.published[0]
     assert message.token_symbol == "HKBC" and message.mlflow_run_id == "run-1"
     assert message.message_id == message_id_for("m", "1")
-    version_tags = mlflow.versions[("m", "1")].tags
+    version_tags = mlflow.tags_of("m", "1")
     assert version_tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
     assert version_tags[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
 
@@ -121,16 +84,16 @@ def test_announce_publishes_once_and_records_receipt() -> None:
 
 def test_not_validated_version_is_refused_and_tagged() -> None:
     announcer, mlflow, queue = make()
-    mlflow.add("m", "1", **{t.STATUS: "pending"})
+    mlflow.add_validated("m", "1", **{t.STATUS: "pending"})
     with pytest.raises(AnnouncementRefusedError, match="not validated"):
         announcer.announce(VersionRef("m", "1"))
     assert not queue.published
-    assert mlflow.versions[("m", "1")].tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
+    assert mlflow.tags_of("m", "1")[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
 
 
 def test_evidence_that_no_longer_beats_baseline_is_refused() -> None:
     announcer, mlflow, queue = make()
-    mlflow.add("m", "1", **{t.CURRENT_VALUE: "0.85"})
+    mlflow.add_validated("m", "1", **{t.CURRENT_VALUE: "0.85"})
     with pytest.raises(InvalidModelReadyMessage, match="improvement_percentage"):
         announcer.announce(VersionRef("m", "1"))
     assert not queue.published
@@ -162,17 +125,17 @@ def test_lower_is_better_evidence_round_trips() -> None:
 
 def test_broker_failure_is_retryable_and_tagged() -> None:
     announcer, mlflow, _ = make(fail=HokusaiRetryableError("broker down"))
-    mlflow.add("m", "1")
+    mlflow.add_validated("m", "1")
     with pytest.raises(HokusaiRetryableError):
         announcer.announce(VersionRef("m", "1"))
-    tags = mlflow.versions[("m", "1")].tags
+    tags = mlflow.tags_of("m", "1")
     assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
     assert "retryable" in tags[t.ANNOUNCEMENT_ERROR]
 
 
 def test_receipt_write_failure_is_retryable_and_retry_is_absorbed() -> None:
     announcer, mlflow, queue = make()
-    mlflow.add("m", "1")
+    mlflow.add_validated("m", "1")
     mlflow.fail_tag_writes = True
     with pytest.raises(ReceiptNotRecordedError):
         announcer.announce(VersionRef("m", "1"))
@@ -185,9 +148,9 @@ def test_receipt_write_failure_is_retryable_and_retry_is_absorbed() -> None:
 def test_reconcile_announces_only_what_lacks_a_receipt() -> None:
     announcer, mlflow, queue = make()
     for version in ("1", "2", "3"):
-        mlflow.add("m", version)
-    mlflow.add("m", "4", **{t.STATUS: "pending"})
-    mlflow.add("m", "5", **{t.CURRENT_VALUE: "0.1"})
+        mlflow.add_validated("m", version)
+    mlflow.add_validated("m", "4", **{t.STATUS: "pending"})
+    mlflow.add_validated("m", "5", **{t.CURRENT_VALUE: "0.1"})
     announcer.announce(VersionRef("m", "1"))
     summary = announcer.reconcile()
     assert summary["found"] == 3  # 2, 3 and the bad 5; 1 has a receipt and 4 is not validated
