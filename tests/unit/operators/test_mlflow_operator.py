@@ -4,7 +4,6 @@ registry client) and the extra link. The real registration is in tests/integrati
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator, parse_evidence
+from hokusai_testkit.registry import FakeMLflowRegistry
 
 EVIDENCE = {
     "run_id": "r1",
@@ -81,38 +81,34 @@ def test_templated_fields_and_link() -> None:
     assert [link.name for link in op.operator_extra_links] == ["MLflow model version"]
 
 
-class FakeRegistry:
-    def __init__(self, statuses: list[str]) -> None:
-        self.statuses = statuses
-        self.calls = 0
-
-    def get_model_version(self, name: str, version: str) -> SimpleNamespace:
-        status = self.statuses[min(self.calls, len(self.statuses) - 1)]
-        self.calls += 1
-        return SimpleNamespace(name=name, version=version, status=status, status_message="disk full")
+def registry_with(*statuses: str) -> FakeMLflowRegistry:
+    """Version 1 of ``m`` going through ``statuses``, one per read."""
+    registry = FakeMLflowRegistry()
+    registry.add("m", "1", statuses=statuses, status_message="disk full")
+    return registry
 
 
-def hook_with(client: FakeRegistry) -> MLflowHook:
+def hook_with(client: FakeMLflowRegistry) -> MLflowHook:
     hook = MLflowHook()
     hook.__dict__["client"] = client  # seeds the cached_property
     return hook
 
 
 def test_ready_wait_polls_until_ready() -> None:
-    client = FakeRegistry(["PENDING_REGISTRATION", "PENDING_REGISTRATION", "READY"])
+    client = registry_with("PENDING_REGISTRATION", "PENDING_REGISTRATION", "READY")
     assert hook_with(client).wait_for_model_version_ready("m", "1", poll_interval=0).status == "READY"
-    assert client.calls == 3
+    assert client.reads[("m", "1")] == 3
 
 
 def test_failed_registration_is_permanent() -> None:
-    client = FakeRegistry(["PENDING_REGISTRATION", "FAILED_REGISTRATION"])
+    client = registry_with("PENDING_REGISTRATION", "FAILED_REGISTRATION")
     with pytest.raises(ModelRegistrationError, match="disk full"):
         hook_with(client).wait_for_model_version_ready("m", "1", poll_interval=0)
 
 
 def test_ready_wait_is_bounded_and_retryable() -> None:
     with pytest.raises(ModelRegistrationTimeout) as exc:
-        hook_with(FakeRegistry(["PENDING_REGISTRATION"])).wait_for_model_version_ready(
+        hook_with(registry_with("PENDING_REGISTRATION")).wait_for_model_version_ready(
             "m", "1", timeout=0, poll_interval=0
         )
     assert isinstance(exc.value, HokusaiRetryableError)
