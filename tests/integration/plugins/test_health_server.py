@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -152,7 +153,7 @@ def test_hanging_broker_answers_within_the_bound(
     assert by_id["health_up"]["healthy"] is True
     hangs = by_id["health_hangs"]
     assert (hangs["reachable"], hangs["healthy"]) == (False, False)
-    assert hangs["error"].startswith(f"timed out after {HEALTH_TIMEOUT:g}s"), hangs["error"]
+    assert hangs["error"] == f"timed out after {HEALTH_TIMEOUT:g}s waiting for redis 127.0.0.1:{hanging_broker.port}"
     assert hanging_broker.accepted, "the check never reached the hanging broker"
     assert PASSWORD not in response.text
 
@@ -162,6 +163,30 @@ def test_hanging_broker_answers_within_the_bound(
     assert second.status_code == 503
     assert "still running" in entries(second)["health_hangs"]["error"]
     assert len(hanging_broker.accepted) == accepted_before
+
+
+def test_hanging_sqs_endpoint_times_out_naming_queue_and_endpoint(
+    health_server: HealthServer, hanging_broker: HangingBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = {
+        "conn_type": "aws",
+        "login": "AKIDHEALTHTEST",
+        "password": PASSWORD,
+        "extra": {
+            "region_name": "us-east-1",
+            "endpoint_url": f"http://127.0.0.1:{hanging_broker.port}",
+            "queue": "hokusai-model-ready",
+        },
+    }
+    configure(monkeypatch, health_sqs=json.dumps(conn))
+
+    response = get_health(health_server)
+    assert response.status_code == 503, response.text
+    entry = entries(response)["health_sqs"]
+    assert (entry["reachable"], entry["healthy"]) == (False, False)
+    target = f"sqs queue hokusai-model-ready at 127.0.0.1:{hanging_broker.port}"
+    assert entry["error"] == f"timed out after {HEALTH_TIMEOUT:g}s waiting for {target}"
+    assert PASSWORD not in response.text
 
 
 def test_wrong_password_is_unhealthy_and_not_echoed(
