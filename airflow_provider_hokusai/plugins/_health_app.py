@@ -5,6 +5,7 @@ the queue hooks. Imported on the API server's first request to it, never at plug
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
 from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
 from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings
 
+_MASK_LOCK = threading.Lock()
 _bearer = HTTPBearer(auto_error=False, description="An Airflow API token, when [hokusai] health_require_auth is on.")
 
 
@@ -80,13 +82,19 @@ def prepare_connection(conn_id: str) -> str | None:
     Mask ``conn_id``'s secrets and describe its target (a :class:`HealthChecker` ``prepare_fn``).
 
     :return: None when the connection cannot be read; the check itself then reports why.
+    :raises Exception: when the secrets could not be registered; the checker then reports that instead of a check.
     """
     try:
         conn = BaseHook.get_connection(conn_id)
-        mask_connection(conn)
-        return describe_target(conn)
     except Exception:
         return None
+    # Airflow's masker adds patterns without a lock; checks of several connections run at once.
+    with _MASK_LOCK:
+        mask_connection(conn)
+        try:
+            return describe_target(conn)
+        except Exception:
+            return None
 
 
 def queue_status_for(conn_id: str) -> QueueStatus:

@@ -174,8 +174,9 @@ class HealthChecker:
     Runs the queue checks concurrently, each bounded by the request's timeout.
 
     :param status_fn: ``conn_id -> QueueStatus``; blocking is fine, it runs in a thread.
-    :param prepare_fn: ``conn_id -> target description or None``, never raising, run in the same thread first:
-        registers the connection's secrets with Airflow's masker and says where it points, for the timeout text.
+    :param prepare_fn: ``conn_id -> target description or None``, run in the same thread first: registers the
+        connection's secrets with Airflow's masker and says where it points, for the timeout text; when it raises,
+        the queue is reported unhealthy without being checked.
     """
 
     def __init__(self, status_fn: StatusFn, prepare_fn: TargetFn) -> None:
@@ -186,14 +187,22 @@ class HealthChecker:
         self._targets: dict[str, str] = {}
 
     async def check(self, settings: HealthSettings) -> list[dict[str, Any]]:
-        """The :func:`queue_entry` of every configured connection, checked at once, in the configured order;
-        returns within about ``health_timeout_seconds``."""
+        """
+        Check every configured connection at once; returns within about ``health_timeout_seconds``.
+
+        :return: One :func:`queue_entry` per connection, in the configured order.
+        """
         timeout = settings.health_timeout_seconds
         return list(await asyncio.gather(*(self._check_one(c, timeout) for c in settings.health_queue_conn_ids)))
 
     def check_sync(self, conn_id: str) -> dict[str, Any]:
         """One check, in the calling thread; any failure becomes an unreachable entry."""
-        if target := self.prepare_fn(conn_id):
+        try:
+            target = self.prepare_fn(conn_id)
+        except Exception as exc:
+            # Fail closed: with its secrets not registered, the check's texts could carry them.
+            return queue_entry(conn_id, error=f"connection secrets could not be masked ({type(exc).__name__})")
+        if target:
             self._targets[conn_id] = target
         try:
             status = self.status_fn(conn_id)

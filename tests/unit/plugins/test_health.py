@@ -394,6 +394,21 @@ def test_failing_check_becomes_unreachable_without_the_connections_secrets(monke
     assert entry["error"] == "ConnectionError: cannot connect to redis://***@127.0.0.1:1/0 (auth ***, ***)"
 
 
+def test_a_connection_whose_secrets_cannot_be_masked_is_not_checked() -> None:
+    calls: list[str] = []
+
+    def status(conn_id: str) -> QueueStatus:
+        calls.append(conn_id)
+        return _status()
+
+    def prepare(conn_id: str) -> str:
+        raise RuntimeError(f"masker broke on {PASSWORD}")
+
+    (entry,) = _run(HealthChecker(status, prepare), _settings("q", timeout=30))
+    assert calls == []
+    assert (entry["healthy"], entry["error"]) == (False, "connection secrets could not be masked (RuntimeError)")
+
+
 def test_no_configured_queue_checks_nothing() -> None:
     assert _run(HealthChecker(lambda _: _status(), _no_target), HealthSettings()) == []
 
