@@ -4,7 +4,8 @@ Hokusai token deployment: the consumer side of ``model_ready_to_deploy``, as a u
 An event-driven DAG: its schedule is an Asset watched by ``MessageQueueTrigger`` on the SQS queue the release
 pipeline publishes to. Each batch of received messages is validated against the contract, deduplicated per
 ``model_id`` (only the newest version not yet deployed), and handed to a simulated deployment step that logs
-what a real deployer would do.
+what a real deployer would do. That logic is in ``hokusai_examples/consumer.py`` beside this file (Airflow puts
+the DAGs folder on ``sys.path``).
 
 Airflow builds the trigger when it parses this file, so the queue URL comes from the deployment's environment
 (``HOKUSAI_MODEL_READY_SQS_QUEUE_URL``) and the AWS connection is ``hokusai_sqs``.
@@ -58,7 +59,7 @@ with DAG(
         """Validate the received messages and keep one new version per model_id."""
         from airflow.sdk import Variable
 
-        from airflow_provider_hokusai.consumer import bodies_from_asset_events, load_deployed, plan_deployments
+        from hokusai_examples.consumer import bodies_from_asset_events, load_deployed, plan_deployments
 
         events = [e for batch in (triggering_asset_events or {}).values() for e in batch]
         deployed = load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None))
@@ -72,7 +73,7 @@ with DAG(
 
         from airflow.sdk import Variable
 
-        from airflow_provider_hokusai.consumer import apply_deployments, load_deployed
+        from hokusai_examples.consumer import apply_deployments, load_deployed
 
         log = logging.getLogger(__name__)
         for rejected in deployment_plan["rejected"]:

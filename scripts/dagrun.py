@@ -37,7 +37,14 @@ class DagTestResult:
 
 
 def load_dag(file_name: str) -> Any:
-    """Import a DAG file from ``dags/`` the way the DAG processor would, and return its ``dag``."""
+    """
+    Import a DAG file from ``dags/`` the way the DAG processor would, and return its ``dag``.
+
+    Like the DAG processor (and the task runner), this puts the DAGs folder on ``sys.path`` first, so the DAG's
+    tasks can import the helpers beside it (``hokusai_examples``).
+    """
+    if str(DAGS_FOLDER) not in sys.path:
+        sys.path.append(str(DAGS_FOLDER))
     path = DAGS_FOLDER / file_name
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec and spec.loader

@@ -1,6 +1,8 @@
 """Consumer-side helpers: turn received queue messages into deployments, as Hokusai's token deployer would.
 
-Used by the ``hokusai_token_deployment`` example DAG; kept here so that its logic is importable and tested.
+Used by the ``hokusai_token_deployment`` example DAG (imported inside its tasks, so parsing the DAG stays cheap);
+kept in a module of its own so that its logic is importable and tested (``tests/unit/test_consumer.py``). It lives
+with the example DAGs, not in the provider: a deployer writes its own.
 """
 
 from __future__ import annotations

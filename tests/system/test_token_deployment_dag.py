@@ -98,7 +98,7 @@ def test_published_messages_reach_the_plan_step_through_the_real_trigger(
     assert deployed.message_id == message("3").message_id
 
     # The deploy step's bookkeeping: version 3 is now the deployed one; a redelivery of it would be a duplicate.
-    from airflow_provider_hokusai.consumer import apply_deployments, plan_deployments
+    from hokusai_examples.consumer import apply_deployments, plan_deployments
 
     done, record = apply_deployments(plan, {"hokusai-consumer-model": "1"})
     assert done == [{"model_id": "hokusai-consumer-model", "model_version": "3"}]

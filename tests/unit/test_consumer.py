@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from airflow_provider_hokusai.consumer import bodies_from_asset_events, load_deployed, plan_deployments
 from airflow_provider_hokusai.messages import build_model_ready_message
+from hokusai_examples.consumer import bodies_from_asset_events, load_deployed, plan_deployments
 
 
 def body(version: str, model: str = "m") -> str:
@@ -49,7 +49,7 @@ def test_load_deployed() -> None:
 
 
 def test_apply_deployments_records_the_planned_versions_only() -> None:
-    from airflow_provider_hokusai.consumer import apply_deployments
+    from hokusai_examples.consumer import apply_deployments
 
     bodies = [body("3", model="a"), body("1", model="b"), body("2", model="a")]
     plan = plan_deployments(bodies, {"a": "1", "c": "9"}).to_dict()
