@@ -7,7 +7,8 @@ fails at once without burning its retries (a bad message will never become good 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
@@ -179,6 +180,27 @@ class InvalidQueueMessage(InvalidInputError, QueuePermanentError):
 
 class MessageTooLargeError(InvalidQueueMessage):
     """The serialized message (with its attributes) exceeds the queue's size limit; nothing was sent."""
+
+
+class QueueBatchError(QueuePublishError):
+    """
+    Some messages of a batch were taken by the broker and others were not.
+
+    Retrying the whole batch is safe (taken messages are deduplicated); callers that keep per-message records
+    use :attr:`receipts` and :attr:`errors`, both keyed by the message's position in the batch.
+
+    :param receipts: Position → ``PublishReceipt`` of each message the broker took.
+    :param errors: Position → the typed error of each message it did not take.
+    """
+
+    def __init__(self, receipts: Mapping[int, Any], errors: Mapping[int, HokusaiError]) -> None:
+        self.receipts = dict(receipts)
+        self.errors = dict(errors)
+        first = next(iter(self.errors.values()))
+        super().__init__(
+            f"{len(self.errors)} of {len(self.receipts) + len(self.errors)} message(s) were not published "
+            f"(first: {type(first).__name__}: {first}); the others were"
+        )
 
 
 class BaselineComparisonError(HokusaiPermanentError):

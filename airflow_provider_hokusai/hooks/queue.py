@@ -8,11 +8,9 @@ One interface to publish ``model_ready_to_deploy`` messages, whatever the broker
 * ``redis`` / ``rediss`` → :class:`~airflow_provider_hokusai.hooks.redis.RedisQueueHook` (a list, LPUSH);
 * ``aws`` → :class:`~airflow_provider_hokusai.hooks.sqs.SqsQueueHook` (standard or FIFO queue).
 
-Both deduplicate on the message's deterministic id, bound their in-task retries with a
-:class:`~airflow_provider_hokusai.retry.RetryPolicy`, raise
-:class:`~airflow_provider_hokusai.exceptions.QueuePublishError` (retryable) when the broker stays unavailable and a
-:class:`~airflow_provider_hokusai.exceptions.QueuePermanentError` subclass at once when retrying cannot help, and
-emit the ``hokusai.queue.*`` metrics of :mod:`airflow_provider_hokusai.metrics`.
+There is one publish path: :meth:`ModelReadyQueueHook.publish` is :meth:`~ModelReadyQueueHook.publish_many` of one
+message, and a backend implements only :meth:`~ModelReadyQueueHook._send`. The checks, receipts and metrics live
+here, so both backends behave the same. Retries happen once, inside the client (see :mod:`~.retry`).
 """
 
 from __future__ import annotations
@@ -22,17 +20,26 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any, ClassVar, NamedTuple
 
 from airflow.sdk import BaseHook
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from airflow_provider_hokusai.exceptions import (
+    HokusaiError,
+    HokusaiPermanentError,
     InvalidQueueConfiguration,
     InvalidQueueMessage,
     MessageTooLargeError,
+    QueueBatchError,
     QueueConnectionTypeError,
 )
-from airflow_provider_hokusai.messages import MESSAGE_ID_TAG, MESSAGE_TYPE, MESSAGE_VERSION, ModelReadyToDeployMessage
+from airflow_provider_hokusai.messages import (
+    MESSAGE_TYPE,
+    MESSAGE_VERSION,
+    ModelReadyToDeployMessage,
+    utc_now_timestamp,
+)
 from airflow_provider_hokusai.metrics import (
     QUEUE_DUPLICATE,
     QUEUE_FAILED,
@@ -41,7 +48,8 @@ from airflow_provider_hokusai.metrics import (
     QUEUE_RETRIED,
     metric_tag_value,
 )
-from airflow_provider_hokusai.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from airflow_provider_hokusai.retry import RetryPolicy
+from airflow_provider_hokusai.validation import validate
 
 #: How long a dedup marker lives unless the connection (``dedup_ttl_seconds``) or the hook says otherwise.
 DEFAULT_DEDUP_TTL_SECONDS = 7 * 24 * 3600
@@ -51,20 +59,30 @@ DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
 REDIS_CONN_TYPES = frozenset({"redis", "rediss"})
 SQS_CONN_TYPES = frozenset({"aws"})
 
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
 
-# The formatted date and time of the current second, swapped as one tuple so that threads never see half of it.
-_SECOND: list[tuple[int, str]] = [(-1, "")]
+
+class QueueHookArgs(BaseModel):
+    """The hook's own arguments; strict, since they come from Python code, not from text."""
+
+    model_config = ConfigDict(frozen=True, strict=True)
+
+    queue_name: str | None = None
+    retry: InstanceOf[RetryPolicy] | None = None
+    dedup_ttl_seconds: PositiveInt | None = None
+    max_message_bytes: PositiveInt | None = None
 
 
-def utc_timestamp() -> str:
-    """Now, as ISO 8601 UTC with microseconds and ``Z`` (the contract's timestamp format)."""
-    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
-    cached = _SECOND[0]
-    if cached[0] != seconds:
-        # Formatting is most of the cost of a timestamp; on the publish path it is done once a second.
-        cached = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
-        _SECOND[0] = cached
-    return f"{cached[1]}.{micros:06d}Z"
+class QueueExtra(BaseModel):
+    """Connection extras both backends read; numbers may be written as strings."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    queue: NonEmptyStr | None = None
+    dedup_ttl_seconds: PositiveInt = DEFAULT_DEDUP_TTL_SECONDS
+    max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -79,7 +97,7 @@ class PublishReceipt:
     :param duplicate: True when the broker already had this message id and nothing new was enqueued.
     :param attempts: Tries it took, 1 when the first one succeeded.
     :param duration_ms: Wall time of the publish call, retries included.
-    :param published_at: When the broker answered, ISO 8601 UTC ending in ``Z``.
+    :param published_at: When the message was first enqueued, ISO 8601 UTC ending in ``Z``.
     """
 
     message_id: str
@@ -123,10 +141,23 @@ class QueueStatus:
         return asdict(self)
 
 
+class Sent(NamedTuple):
+    """What a backend's :meth:`ModelReadyQueueHook._send` learnt about one message the broker took."""
+
+    broker_message_id: str | None = None
+    duplicate: bool = False
+    #: When the broker first took the message id (for a duplicate, the first copy's time); now when None.
+    published_at: str | None = None
+
+
 def describe_error(exc: BaseException) -> str:
     """``Type: message`` of an error, for status and error texts (the hooks never put credentials in them)."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def elapsed_ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
 
 
 class ModelReadyQueueHook(BaseHook, abc.ABC):
@@ -134,58 +165,63 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
     Publishes ``model_ready_to_deploy`` messages to one queue, exactly once per message id as far as the broker
     allows.
 
-    Subclasses implement :meth:`_publish_body`, :meth:`_publish_bodies`, :meth:`queue_status` and
-    :meth:`test_connection`; the validation, size check, timing, receipts and metrics live here so that both
-    backends behave the same.
-
-    :param retry: Bounded in-task retries of one publish; defaults to ``RetryPolicy()`` (3 attempts).
+    :param queue_name: The Redis list or SQS queue (name or URL); overrides the connection extra ``queue``.
+    :param retry: Bounded in-task retries of one publish, done by the client; defaults to ``RetryPolicy()``.
     :param dedup_ttl_seconds: Lifetime of the dedup marker; overrides the connection extra ``dedup_ttl_seconds``;
         default 7 days.
     :param max_message_bytes: Largest message accepted; overrides the connection extra ``max_message_bytes``;
         default 256 KiB (the SQS limit).
     """
 
-    backend: str = ""
+    backend: ClassVar[str] = ""
 
     def __init__(
         self,
         *,
+        queue_name: str | None = None,
         retry: RetryPolicy | None = None,
         dedup_ttl_seconds: int | None = None,
         max_message_bytes: int | None = None,
     ) -> None:
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise InvalidQueueConfiguration([("retry", "must be a RetryPolicy")])
-        _check_positive_int("dedup_ttl_seconds", dedup_ttl_seconds, allow_none=True)
-        _check_positive_int("max_message_bytes", max_message_bytes, allow_none=True)
-        self.retry_policy = retry or DEFAULT_RETRY_POLICY
-        self._dedup_ttl_override = dedup_ttl_seconds
-        self._max_bytes_override = max_message_bytes
+        super().__init__()
+        self.args = validate(
+            QueueHookArgs,
+            {
+                "queue_name": queue_name or None,
+                "retry": retry,
+                "dedup_ttl_seconds": dedup_ttl_seconds,
+                "max_message_bytes": max_message_bytes,
+            },
+            InvalidQueueConfiguration,
+        )
+        self.retry_policy = self.args.retry or RetryPolicy()
 
-    # Settings resolved from the connection (first use, never in __init__).
+    # Settings resolved from the connection on first use, never in __init__.
 
     @property
     @abc.abstractmethod
     def queue_name(self) -> str:
         """The Redis list or SQS queue (URL once resolved) this hook publishes to."""
 
-    @abc.abstractmethod
-    def _extra(self) -> Mapping[str, Any]:
-        """The connection's extra (read once by the subclass and cached)."""
+    @property
+    def destination(self) -> str:
+        """Where the receipts say the messages went: the Redis list, or the SQS queue's URL."""
+        return self.queue_name
 
-    @cached_property
+    @property
+    @abc.abstractmethod
+    def extra(self) -> QueueExtra:
+        """The connection's extras, validated."""
+
+    @property
     def dedup_ttl_seconds(self) -> int:
         """Dedup marker lifetime: hook argument, else connection extra ``dedup_ttl_seconds``, else 7 days."""
-        if self._dedup_ttl_override is not None:
-            return self._dedup_ttl_override
-        return extra_int(self._extra(), "dedup_ttl_seconds", DEFAULT_DEDUP_TTL_SECONDS)
+        return self.args.dedup_ttl_seconds or self.extra.dedup_ttl_seconds
 
-    @cached_property
+    @property
     def max_message_bytes(self) -> int:
         """Size limit: hook argument, else connection extra ``max_message_bytes``, else 256 KiB."""
-        if self._max_bytes_override is not None:
-            return self._max_bytes_override
-        return extra_int(self._extra(), "max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES)
+        return self.args.max_message_bytes or self.extra.max_message_bytes
 
     # The public interface.
 
@@ -198,22 +234,21 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         :raises QueuePermanentError: missing queue, access denied: retrying cannot help.
         :raises QueuePublishError: the broker stayed unavailable through the retry policy; retrying later is safe.
         """
-        body = self._serialize(message)
-        return self._publish_body(message, body)
+        return self._publish([message], ["message"])[0]
 
     def publish_many(self, messages: Sequence[ModelReadyToDeployMessage]) -> list[PublishReceipt]:
         """
-        Publish several messages in as few round trips as the broker allows, with the same dedup guarantees.
+        Publish several messages in as few round trips as the broker allows, through the same path as :meth:`publish`.
 
         Every message is checked before anything is sent; receipts come back in the order of ``messages``.
         A message id repeated within ``messages`` is enqueued once, the later copies reading ``duplicate=True``.
+
+        :raises QueueBatchError: some messages were taken and others not; it holds the receipts of the taken ones
+            and the error of each other one, by position.
         """
         if isinstance(messages, ModelReadyToDeployMessage | str | bytes) or not isinstance(messages, Sequence):
             raise InvalidQueueMessage([("messages", "must be a sequence of ModelReadyToDeployMessage")])
-        bodies = [self._serialize(m, field=f"messages[{i}]") for i, m in enumerate(messages)]
-        if not bodies:
-            return []
-        return self._publish_bodies(list(messages), bodies)
+        return self._publish(list(messages), [f"messages[{i}]" for i in range(len(messages))])
 
     @abc.abstractmethod
     def queue_status(self) -> QueueStatus:
@@ -223,129 +258,111 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
     def test_connection(self) -> tuple[bool, str]:
         """Talk to the queue itself (not only to the broker's auth) and say whether publishing can work."""
 
-    # For subclasses.
+    # For the backends.
 
     @abc.abstractmethod
-    def _publish_body(self, message: ModelReadyToDeployMessage, body: str) -> PublishReceipt: ...
+    def _send(self, messages: Sequence[ModelReadyToDeployMessage], bodies: Sequence[str]) -> list[Sent | HokusaiError]:
+        """
+        Hand the serialized messages to the broker; the outcome of each, in order.
 
-    @abc.abstractmethod
-    def _publish_bodies(
-        self, messages: Sequence[ModelReadyToDeployMessage], bodies: Sequence[str]
-    ) -> list[PublishReceipt]: ...
+        Raises a typed :class:`HokusaiError` when the call as a whole failed (nothing is known to be taken).
+        """
 
-    def _serialize(self, message: object, field: str = "message") -> str:
+    def _attempts(self) -> int:
+        """Tries the last :meth:`_send` took (the client's retries included)."""
+        return 1
+
+    def _message_size(self, message: ModelReadyToDeployMessage, body: str) -> int:
+        """Bytes the broker counts against its limit; the body alone unless the backend adds attributes."""
+        return len(body.encode())
+
+    @staticmethod
+    def _message_attributes(message: ModelReadyToDeployMessage) -> dict[str, str]:
+        """Metadata a broker may carry beside the body (SQS message attributes)."""
+        return {"message_id": message.message_id, "message_type": MESSAGE_TYPE, "message_version": MESSAGE_VERSION}
+
+    def _serialize(self, message: object, field: str) -> str:
         if not isinstance(message, ModelReadyToDeployMessage):
             raise InvalidQueueMessage(
                 [(field, f"must be a rendered ModelReadyToDeployMessage, not {type(message).__name__}")]
             )
         body = message.to_json()
-        size = self._message_size(message, body)
-        limit = self.max_message_bytes
+        size, limit = self._message_size(message, body), self.max_message_bytes
         if size > limit:
             raise MessageTooLargeError(
                 [(field, f"is {size} bytes on the {self.backend} queue, above the limit of {limit} bytes")]
             )
         return body
 
-    @staticmethod
-    def _message_id(message: ModelReadyToDeployMessage) -> str:
-        # The builder puts the id in the tags and the model refuses a tag that differs from the computed id, so
-        # reading it back saves hashing on the hot path.
-        tags = message.tags
-        if tags:
-            found = tags.get(MESSAGE_ID_TAG)
-            if found:
-                return found
-        return message.message_id
+    # The one publish path.
 
-    def _message_size(self, message: ModelReadyToDeployMessage, body: str) -> int:
-        """Bytes the broker counts against its limit; the body alone unless the backend adds attributes."""
-        # pydantic escapes nothing by default, so non-ASCII text is possible; ASCII is the common, cheap case.
-        return len(body) if body.isascii() else len(body.encode())
+    def _publish(self, messages: list[Any], fields: list[str]) -> list[PublishReceipt]:
+        bodies = [self._serialize(m, f) for m, f in zip(messages, fields, strict=True)]
+        if not bodies:
+            return []
+        start = time.perf_counter()
+        try:
+            outcomes = self._send(messages, bodies)
+        except HokusaiError as exc:
+            self._count_failed(len(bodies), exc)
+            raise
+        duration, now, attempts = elapsed_ms(start), utc_now_timestamp(), self._attempts()
+        receipts: dict[int, PublishReceipt] = {}
+        errors: dict[int, HokusaiError] = {}
+        for index, (message, outcome) in enumerate(zip(messages, outcomes, strict=True)):
+            if isinstance(outcome, HokusaiError):
+                errors[index] = outcome
+                continue
+            receipts[index] = PublishReceipt(
+                message_id=message.message_id,
+                backend=self.backend,
+                queue=self.destination,
+                broker_message_id=outcome.broker_message_id,
+                duplicate=outcome.duplicate,
+                attempts=attempts,
+                duration_ms=duration,
+                published_at=outcome.published_at or now,
+            )
+        self._record(list(receipts.values()), duration, attempts)
+        for error in errors.values():
+            self._count_failed(1, error)
+        if errors:
+            if len(bodies) == 1:
+                raise errors[0]
+            raise QueueBatchError(receipts, errors)
+        return list(receipts.values())
 
-    @staticmethod
-    def _message_attributes(message: ModelReadyToDeployMessage) -> dict[str, str]:
-        """Metadata a broker may carry beside the body (SQS message attributes)."""
-        return {
-            "message_id": ModelReadyQueueHook._message_id(message),
-            "message_type": MESSAGE_TYPE,
-            "message_version": MESSAGE_VERSION,
-        }
+    # Metrics.
 
+    @cached_property
     def _metric_tags(self) -> dict[str, str]:
         return {"backend": self.backend, "queue": metric_tag_value(self.queue_name)}
 
-    @cached_property
-    def _stats(self) -> Any:
-        # Imported on first use (not at module import), then kept: the publish path should not pay an import.
+    def _record(self, receipts: Sequence[PublishReceipt], duration_ms: float, attempts: int) -> None:
         from airflow.sdk.observability.stats import Stats
 
-        return Stats
-
-    @cached_property
-    def _publish_tags(self) -> dict[str, str]:
-        return self._metric_tags()
-
-    def _record(self, receipts: Sequence[PublishReceipt], duration_ms: float) -> None:
-        stats, tags = self._stats, self._publish_tags
+        tags = self._metric_tags
         duplicates = sum(1 for r in receipts if r.duplicate)
         if len(receipts) > duplicates:
-            stats.incr(QUEUE_PUBLISHED, len(receipts) - duplicates, tags=tags)
+            Stats.incr(QUEUE_PUBLISHED, len(receipts) - duplicates, tags=tags)
         if duplicates:
-            stats.incr(QUEUE_DUPLICATE, duplicates, tags=tags)
-        stats.timing(QUEUE_PUBLISH_DURATION, duration_ms, tags=tags)
+            Stats.incr(QUEUE_DUPLICATE, duplicates, tags=tags)
+        if attempts > 1:
+            Stats.incr(QUEUE_RETRIED, attempts - 1, tags=tags)
+        Stats.timing(QUEUE_PUBLISH_DURATION, duration_ms, tags=tags)
 
-    def _record_failure(self, count: int, *, permanent: bool) -> None:
-        tags = {**self._metric_tags(), "reason": "permanent" if permanent else "retryable"}
-        self._stats.incr(QUEUE_FAILED, count, tags=tags)
+    def _count_failed(self, count: int, error: HokusaiError) -> None:
+        from airflow.sdk.observability.stats import Stats
 
-    def _record_retry(self, error: BaseException, failures: int) -> None:
-        self._stats.incr(QUEUE_RETRIED, tags=self._metric_tags())
-        self.log.warning(
-            "Publish to %s queue %s failed (try %s of %s): %s; retrying",
-            self.backend,
-            self.queue_name,
-            failures,
-            self.retry_policy.attempts,
-            type(error).__name__,
-        )
-
-
-def _check_positive_int(field: str, value: Any, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidQueueConfiguration([(field, "must be a positive integer")])
-
-
-def extra_int(extra: Mapping[str, Any], key: str, default: int) -> int:
-    """A positive integer from a connection extra (numbers written as strings are accepted)."""
-    value = extra.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidQueueConfiguration([(f"extra.{key}", "must be a positive integer")])
-    return value
-
-
-def extra_float(extra: Mapping[str, Any], key: str, default: float | None) -> float | None:
-    """A positive number of seconds from a connection extra."""
-    value = extra.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value) if not isinstance(value, bool) else -1.0
-    except (TypeError, ValueError):
-        number = -1.0
-    if not number > 0 or number == float("inf"):
-        raise InvalidQueueConfiguration([(f"extra.{key}", "must be a positive number of seconds")])
-    return number
-
-
-def elapsed_ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)
+        reason = "permanent" if isinstance(error, HokusaiPermanentError) else "retryable"
+        try:
+            tags = self._metric_tags
+        except HokusaiError:
+            # The queue itself is misconfigured: the failure is still counted, without a queue tag.
+            tags = {"backend": self.backend}
+        Stats.incr(QUEUE_FAILED, count, tags={**tags, "reason": reason})
+        if self._attempts() > 1:
+            Stats.incr(QUEUE_RETRIED, self._attempts() - 1, tags=tags)
 
 
 def get_queue_hook(
@@ -367,34 +384,38 @@ def get_queue_hook(
     """
     if not isinstance(queue_conn_id, str) or not queue_conn_id.strip():
         raise InvalidQueueConfiguration([("queue_conn_id", "must be a non-empty connection id")])
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(queue_conn_id)
-    except AirflowNotFoundException:
-        # A typed, permanent error: an undefined connection does not appear by retrying the task.
-        raise InvalidQueueConfiguration([("queue_conn_id", f"connection {queue_conn_id!r} is not defined")]) from None
-    conn_type = (conn.conn_type or "").lower()
+    conn_type = (get_connection(queue_conn_id, "queue_conn_id").conn_type or "").lower()
+    options: dict[str, Any] = {"queue_name": queue_name, "retry": retry, "dedup_ttl_seconds": dedup_ttl_seconds}
     if conn_type in REDIS_CONN_TYPES:
         from airflow_provider_hokusai.hooks.redis import RedisQueueHook
 
-        return RedisQueueHook(
-            redis_conn_id=queue_conn_id,
-            queue_name=queue_name,
-            retry=retry,
-            dedup_ttl_seconds=dedup_ttl_seconds,
-            connection=conn,
-        )
+        return RedisQueueHook(redis_conn_id=queue_conn_id, **options)
     if conn_type in SQS_CONN_TYPES:
         from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
 
-        return SqsQueueHook(
-            aws_conn_id=queue_conn_id,
-            queue_name=queue_name,
-            retry=retry,
-            dedup_ttl_seconds=dedup_ttl_seconds,
-        )
+        return SqsQueueHook(aws_conn_id=queue_conn_id, **options)
     raise QueueConnectionTypeError(
-        f"connection {queue_conn_id!r} has type {conn.conn_type!r}; a queue connection must be of type "
+        f"connection {queue_conn_id!r} has type {conn_type!r}; a queue connection must be of type "
         f"{', '.join(sorted(REDIS_CONN_TYPES | SQS_CONN_TYPES))}"
     )
+
+
+def get_connection(conn_id: str, field: str) -> Any:
+    """
+    The Airflow connection ``conn_id``, as the hooks see it (env vars, secrets backends, metadata DB in a task).
+
+    :param field: The argument that named it, for the error.
+    :raises InvalidQueueConfiguration: no such connection (a typed, permanent error: retrying cannot define it).
+    """
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise InvalidQueueConfiguration([(field, f"connection {conn_id!r} is not defined")]) from None
+
+
+def connection_extra(conn: Any) -> Mapping[str, Any]:
+    """A connection's extra as a dict; an unparseable extra is an empty one (Airflow logs it)."""
+    extra = conn.extra_dejson
+    return extra if isinstance(extra, Mapping) else {}

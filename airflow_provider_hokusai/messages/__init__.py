@@ -9,6 +9,7 @@ from airflow_provider_hokusai.messages.model_ready import (
     ModelReadyToDeployMessage,
     build_model_ready_message,
     message_id_for,
+    utc_now_timestamp,
 )
 from airflow_provider_hokusai.messages.schema import SCHEMA_PATH, load_schema
 
@@ -21,4 +22,5 @@ __all__ = [
     "build_model_ready_message",
     "load_schema",
     "message_id_for",
+    "utc_now_timestamp",
 ]

@@ -37,7 +37,7 @@ def test_factory_follows_the_connection_type(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("AIRFLOW_CONN_Q_AWS", json.dumps({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}))
     assert isinstance(get_queue_hook("q_redis"), RedisQueueHook)
     tls = get_queue_hook("q_rediss")
-    assert isinstance(tls, RedisQueueHook) and tls.settings.ssl is True and tls.settings.port == 6380
+    assert isinstance(tls, RedisQueueHook) and tls.settings.tls is True and tls.settings.port == 6380
     sqs = get_queue_hook("q_aws", queue_name="x.fifo", retry=RetryPolicy(attempts=5))
     assert isinstance(sqs, SqsQueueHook) and sqs.is_fifo and sqs.retry_policy.attempts == 5
 
@@ -84,12 +84,12 @@ def test_redis_settings_defaults_and_precedence(monkeypatch: pytest.MonkeyPatch)
     redis_conn(monkeypatch, "plain")
     plain = RedisQueueHook(redis_conn_id="plain")
     settings = plain.settings
-    assert (settings.queue, settings.processing_queue, settings.dead_letter_queue) == (
+    assert (plain.queue_name, settings.extra.processing_queue, settings.extra.dead_letter_queue) == (
         DEFAULT_QUEUE,
         DEFAULT_PROCESSING_QUEUE,
         DEFAULT_DEAD_LETTER_QUEUE,
     )
-    assert (settings.port, settings.db, settings.ssl, settings.max_connections) == (6379, 0, False, 16)
+    assert (settings.port, settings.extra.db, settings.tls, settings.extra.max_connections) == (6379, 0, False, 16)
     assert plain.dedup_ttl_seconds == 7 * 24 * 3600
     assert plain.max_message_bytes == 256 * 1024
 
@@ -106,11 +106,16 @@ def test_redis_settings_defaults_and_precedence(monkeypatch: pytest.MonkeyPatch)
     redis_conn(monkeypatch, "tuned", extra=extra)
     tuned = RedisQueueHook(redis_conn_id="tuned", queue_name="q:arg", dedup_ttl_seconds=60)
     s = tuned.settings
-    assert (s.queue, s.dead_letter_queue, s.processing_queue) == ("q:arg", "q:dead", DEFAULT_PROCESSING_QUEUE)
-    assert (s.max_connections, s.socket_timeout, s.ssl, s.db) == (4, 1.5, True, 2)
+    assert (tuned.queue_name, s.extra.dead_letter_queue, s.extra.processing_queue) == (
+        "q:arg",
+        "q:dead",
+        DEFAULT_PROCESSING_QUEUE,
+    )
+    assert (s.extra.max_connections, s.extra.socket_timeout, s.tls, s.extra.db) == (4, 1.5, True, 2)
     assert dict(s.ssl_args) == {"ssl_cert_reqs": "required"}
     assert tuned.dedup_ttl_seconds == 60
     assert RedisQueueHook(redis_conn_id="tuned").dedup_ttl_seconds == 600
+    assert RedisQueueHook(redis_conn_id="tuned").queue_name == "q:extra"
 
 
 def test_redis_bad_extras_name_every_field(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +126,13 @@ def test_redis_bad_extras_name_every_field(monkeypatch: pytest.MonkeyPatch) -> N
     )
     with pytest.raises(InvalidQueueConfiguration) as info:
         _ = RedisQueueHook(redis_conn_id="bad").settings
-    assert info.value.fields == ["extra.cluster", "extra.db", "extra.health_check_interval", "extra.queue"]
+    assert sorted(info.value.fields) == [
+        "extra.cluster",
+        "extra.db",
+        "extra.health_check_interval",
+        "extra.queue",
+        "extra.socket_timeout",
+    ]
     redis_conn(monkeypatch, "bad2", extra={"socket_timeout": "soon"})
     with pytest.raises(InvalidQueueConfiguration) as timeout:
         _ = RedisQueueHook(redis_conn_id="bad2").settings
@@ -130,7 +141,7 @@ def test_redis_bad_extras_name_every_field(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_pool_key_never_holds_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
     redis_conn(monkeypatch, "secret", password="s3cret-Pa55")
-    key = RedisQueueHook(redis_conn_id="secret").settings.pool_key()
+    key = RedisQueueHook(redis_conn_id="secret").settings.pool_key(RetryPolicy())
     assert "s3cret-Pa55" not in key
     assert "s3cret-Pa55" not in repr(RedisQueueHook(redis_conn_id="secret").settings.address)
 
