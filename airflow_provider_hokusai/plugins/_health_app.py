@@ -49,8 +49,9 @@ def mask_connection(conn: Connection) -> None:
     """
     secrets = ([conn.password] if conn.password else []) + list(_sensitive_values(conn.extra_dejson))
     for secret in secrets:
-        mask_secret(secret)
-        mask_secret(quote(secret, safe=""))
+        # Both quotings: Airflow's get_uri() escapes "/", urllib's default (and so many clients) keeps it.
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            mask_secret(form)
 
 
 def _where(url: Any) -> str | None:
