@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_hokusai import __version__
+from airflow_provider_hokusai.mlflow_connection import provider_connection_type
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -34,50 +35,8 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             },
         ],
-        "connection-types": [
-            {
-                "hook-class-name": "airflow_provider_hokusai.hooks.mlflow.MLflowHook",
-                "hook-name": "MLflow",
-                "connection-type": "mlflow",
-                "ui-field-behaviour": {
-                    "hidden-fields": [],
-                    "relabeling": {
-                        "host": "Host or tracking URI",
-                        "schema": "Path prefix",
-                        "login": "Username (basic auth)",
-                        "password": "Password, or token when no username",
-                    },
-                    "placeholders": {"host": "127.0.0.1 or sqlite:////abs/path/mlflow.db", "port": "5000"},
-                },
-                "conn-fields": {
-                    "scheme": {
-                        "label": "Scheme",
-                        "description": "http or https, when Host is a host name.",
-                        "schema": {"type": ["string", "null"], "default": "http", "enum": ["http", "https"]},
-                    },
-                    "tracking_uri": {
-                        "label": "Tracking URI",
-                        "description": "Full tracking URI, overrides Host (e.g. sqlite:////abs/path/mlflow.db).",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "registry_uri": {
-                        "label": "Registry URI",
-                        "description": "Model registry URI; defaults to the tracking URI.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "ui_url": {
-                        "label": "UI URL",
-                        "description": "Base URL of the MLflow UI for links; defaults to an http(s) tracking URI.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "insecure_tls": {
-                        "label": "Skip TLS verification",
-                        "description": "Testing only.",
-                        "schema": {"type": ["boolean", "null"], "default": False},
-                    },
-                },
-            },
-        ],
+        # Declared once, with the hook's own get_ui_field_behaviour, in mlflow_connection.
+        "connection-types": [provider_connection_type()],
         "operators": [
             {"integration-name": "Hokusai", "python-modules": ["airflow_provider_hokusai.operators.mlflow"]},
         ],

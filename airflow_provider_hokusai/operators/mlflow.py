@@ -7,13 +7,14 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.sdk import BaseOperator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from airflow_provider_hokusai import tags
-from airflow_provider_hokusai.baseline import compare
-from airflow_provider_hokusai.exceptions import InvalidBaselineInput, InvalidRegistrationInput
+from airflow_provider_hokusai.baseline import BaselineEvidence, Direction, compare, infer_direction
+from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook, parse_model_uri
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.messages.model_ready import (
@@ -22,34 +23,17 @@ from airflow_provider_hokusai.messages.model_ready import (
     MAX_TAG_VALUE_LENGTH,
     TOKEN_SYMBOL_PATTERN,
 )
+from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-EVIDENCE_KEYS = (
-    "run_id",
-    "experiment_id",
-    "experiment_name",
-    "metric_name",
-    "current_value",
-    "baseline_value",
-    "baseline_source",
-    "direction",
-    "improvement_percentage",
-    "min_improvement",
-    "passed",
-)
 # MLflow refuses these alias names: "latest" and version-like "v<digits>" are reserved.
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
 
-def parse_evidence(evidence: Mapping[str, Any] | str) -> dict[str, Any]:
-    """
-    The evidence as a dict, whether it arrives as a dict (native rendering, XComArg) or as text: JSON, or the
-    Python repr that plain Jinja rendering of ``ti.xcom_pull(...)`` produces.
-
-    :raises InvalidRegistrationInput: when it is neither.
-    """
+def _as_mapping(evidence: Any) -> dict[str, Any] | None:
+    # Native rendering or an XComArg gives the dict; plain Jinja rendering of ti.xcom_pull gives its Python repr.
     if isinstance(evidence, Mapping):
         return dict(evidence)
     if isinstance(evidence, str):
@@ -60,7 +44,120 @@ def parse_evidence(evidence: Mapping[str, Any] | str) -> dict[str, Any]:
                 continue
             if isinstance(parsed, Mapping):
                 return dict(parsed)
-    raise InvalidRegistrationInput([("evidence", "must be a dict (or its JSON) as returned by the sensor")])
+    return None
+
+
+def parse_evidence(evidence: Mapping[str, Any] | str) -> dict[str, Any]:
+    """
+    The evidence as a dict, whether it arrives as a dict (native rendering, XComArg) or as text: JSON, or the
+    Python repr that plain Jinja rendering of ``ti.xcom_pull(...)`` produces.
+
+    :raises InvalidRegistrationInput: when it is neither.
+    """
+    parsed = _as_mapping(evidence)
+    if parsed is None:
+        raise InvalidRegistrationInput([("evidence", _NOT_EVIDENCE)])
+    return parsed
+
+
+_NOT_EVIDENCE = "must be a dict (or its JSON) as returned by the sensor"
+
+
+def _evidence(value: Any) -> Any:
+    if isinstance(value, BaselineEvidence):
+        return value.model_dump()
+    parsed = _as_mapping(value)
+    if parsed is None:
+        raise ValueError(_NOT_EVIDENCE)
+    return parsed
+
+
+class CheckedEvidence(BaselineEvidence):
+    """
+    Evidence re-checked with :func:`~airflow_provider_hokusai.baseline.compare`, the sensor's and the publisher's
+    rule: ``direction`` is inferred when absent and ``improvement_percentage`` recomputed from the fields before
+    them; the threshold was the sensor's to enforce and is only recorded.
+    """
+
+    model_config = ConfigDict(validate_default=True)
+
+    @field_validator("direction")
+    @classmethod
+    def _direction(cls, value: Direction | None, info: ValidationInfo) -> Direction | None:
+        name = info.data.get("metric_name")
+        return infer_direction(name) if value is None and name else value
+
+    @field_validator("improvement_percentage")
+    @classmethod
+    def _improvement(cls, value: float | None, info: ValidationInfo) -> float | None:
+        data = info.data
+        if not {"metric_name", "current_value", "baseline_value", "direction"} <= data.keys():
+            return value  # what it is computed from is invalid, and reported as such
+        comparison = compare(
+            data["metric_name"], data["current_value"], data["baseline_value"], direction=data["direction"]
+        )
+        if not comparison.passed or not math.isfinite(comparison.improvement_percentage):
+            raise ValueError(f"must be > 0; {comparison.reason}")
+        return comparison.improvement_percentage
+
+
+def _registrable(model_uri: str) -> str:
+    try:
+        parse_model_uri(model_uri)
+    except InvalidRegistrationInput as exc:
+        raise ValueError(exc.errors[0].rule) from None
+    return model_uri
+
+
+def _alias(alias: str | None) -> str | None:
+    if alias is not None and (not alias.strip() or _RESERVED_ALIAS.match(alias)):
+        raise ValueError(f"must be a non-empty name other than 'latest' or 'v<n>', got {alias!r}")
+    return alias
+
+
+class ModelRegistration(BaseModel):
+    """RegisterModelOperator's rendered inputs, checked before anything is written to the registry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    registered_model_name: Annotated[str, Field(pattern=r"\S", max_length=MAX_NAME_LENGTH)]
+    model_uri: Annotated[str, AfterValidator(_registrable)]
+    token_symbol: Annotated[
+        str, BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v), Field(pattern=TOKEN_SYMBOL_PATTERN)
+    ]
+    contributor_address: Annotated[str, Field(pattern=CONTRIBUTOR_ADDRESS_PATTERN)] | None = None
+    model_id: Annotated[str, Field(pattern=r"\S")] | None = None
+    alias: Annotated[str | None, AfterValidator(_alias)] = None
+    evidence: Annotated[CheckedEvidence, BeforeValidator(_evidence)]
+
+    def version_tags(self) -> dict[str, str]:
+        """
+        The model-version tags of :mod:`airflow_provider_hokusai.tags`; the publisher reads them back as they are.
+
+        :raises InvalidRegistrationInput: naming every tag whose value MLflow would refuse as too long.
+        """
+        evidence = self.evidence
+        version_tags = {
+            tags.TOKEN_ID: self.token_symbol,
+            tags.BENCHMARK_METRIC: evidence.metric_name,
+            tags.BENCHMARK_VALUE: repr(evidence.baseline_value),
+            tags.CURRENT_VALUE: repr(evidence.current_value),
+            tags.DIRECTION: str(evidence.direction),
+            tags.IMPROVEMENT_PERCENTAGE: repr(evidence.improvement_percentage),
+            tags.RUN_ID: evidence.run_id,
+            tags.MODEL_ID: self.model_id or self.registered_model_name,
+            tags.STATUS: tags.STATUS_VALIDATED,
+        }
+        if evidence.experiment_name:
+            version_tags[tags.EXPERIMENT_NAME] = evidence.experiment_name
+        if self.contributor_address:
+            version_tags[tags.CONTRIBUTOR_ADDRESS] = self.contributor_address
+        too_long = [k for k, v in version_tags.items() if len(v) > MAX_TAG_VALUE_LENGTH]
+        if too_long:
+            raise InvalidRegistrationInput(
+                [(k, f"must be at most {MAX_TAG_VALUE_LENGTH} characters") for k in too_long]
+            )
+        return version_tags
 
 
 class RegisterModelOperator(BaseOperator):
@@ -139,103 +236,32 @@ class RegisterModelOperator(BaseOperator):
     def hook(self) -> MLflowHook:
         return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
 
-    def validate(self) -> tuple[dict[str, Any], dict[str, str]]:
+    def registration(self) -> ModelRegistration:
         """
-        Check every input without touching MLflow.
+        Check every rendered input without touching MLflow.
 
-        :return: ``(evidence, tags)`` - the evidence with the re-computed comparison, and the tags to write
-            (all but the run-derived ones, which are checked against the registry afterwards).
         :raises InvalidRegistrationInput: naming every failing field and its rule.
         """
-        errors: list[tuple[str, str]] = []
-        name = self.registered_model_name
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
-            errors.append(("registered_model_name", f"must be a non-empty string of at most {MAX_NAME_LENGTH}"))
-        try:
-            parse_model_uri(self.model_uri)
-        except InvalidRegistrationInput as exc:
-            errors.extend(exc.errors)
-        symbol = self.token_symbol.upper() if isinstance(self.token_symbol, str) else self.token_symbol
-        if not isinstance(symbol, str) or not re.fullmatch(TOKEN_SYMBOL_PATTERN, symbol):
-            errors.append(("token_symbol", f"must match {TOKEN_SYMBOL_PATTERN}, got {self.token_symbol!r}"))
-        if self.contributor_address is not None and not (
-            isinstance(self.contributor_address, str)
-            and re.fullmatch(CONTRIBUTOR_ADDRESS_PATTERN, self.contributor_address)
-        ):
-            errors.append(
-                ("contributor_address", f"must match {CONTRIBUTOR_ADDRESS_PATTERN}, got {self.contributor_address!r}")
-            )
-        if self.model_id is not None and (not isinstance(self.model_id, str) or not self.model_id.strip()):
-            errors.append(("model_id", "must be a non-empty string when given"))
-        if self.alias is not None and (
-            not isinstance(self.alias, str) or not self.alias.strip() or _RESERVED_ALIAS.match(self.alias)
-        ):
-            errors.append(("alias", f"must be a non-empty name other than 'latest' or 'v<n>', got {self.alias!r}"))
-
-        evidence: dict[str, Any] = {}
-        try:
-            evidence = parse_evidence(self.evidence)
-        except InvalidRegistrationInput as exc:
-            errors.extend(exc.errors)
-        if evidence:
-            missing = [k for k in ("run_id", "metric_name", "current_value", "baseline_value") if k not in evidence]
-            if missing:
-                errors.append(("evidence", f"missing keys {missing}"))
-            elif evidence.get("passed") is not True:
-                errors.append(("evidence.passed", "must be true: the candidate did not beat its baseline"))
-            else:
-                # Same decision as the sensor and the publisher; the threshold was the sensor's to enforce.
-                try:
-                    comparison = compare(
-                        str(evidence["metric_name"]),
-                        evidence["current_value"],
-                        evidence["baseline_value"],
-                        direction=evidence.get("direction"),
-                    )
-                except InvalidBaselineInput as exc:
-                    errors.extend((f"evidence.{field}", rule) for field, rule in exc.errors)
-                else:
-                    if not comparison.passed or not math.isfinite(comparison.improvement_percentage):
-                        errors.append(("evidence.improvement_percentage", f"must be > 0; {comparison.reason}"))
-                    evidence.update(
-                        current_value=comparison.current_value,
-                        baseline_value=comparison.baseline_value,
-                        direction=comparison.direction.value,
-                        improvement_percentage=comparison.improvement_percentage,
-                    )
-        if errors:
-            raise InvalidRegistrationInput(errors)
-
-        version_tags = {
-            tags.TOKEN_ID: symbol,
-            tags.BENCHMARK_METRIC: str(evidence["metric_name"]),
-            tags.BENCHMARK_VALUE: repr(float(evidence["baseline_value"])),
-            tags.CURRENT_VALUE: repr(float(evidence["current_value"])),
-            tags.DIRECTION: str(evidence["direction"]),
-            tags.IMPROVEMENT_PERCENTAGE: repr(float(evidence["improvement_percentage"])),
-            tags.RUN_ID: str(evidence["run_id"]),
-            tags.MODEL_ID: self.model_id or name,
-            tags.STATUS: tags.STATUS_VALIDATED,
+        inputs = {
+            "registered_model_name": self.registered_model_name,
+            "model_uri": self.model_uri,
+            "token_symbol": self.token_symbol,
+            "contributor_address": self.contributor_address,
+            "model_id": self.model_id,
+            "alias": self.alias,
+            "evidence": self.evidence,
         }
-        if evidence.get("experiment_name"):
-            version_tags[tags.EXPERIMENT_NAME] = str(evidence["experiment_name"])
-        if self.contributor_address:
-            version_tags[tags.CONTRIBUTOR_ADDRESS] = self.contributor_address
-        too_long = [k for k, v in version_tags.items() if len(v) > MAX_TAG_VALUE_LENGTH]
-        if too_long:
-            raise InvalidRegistrationInput(
-                [(k, f"must be at most {MAX_TAG_VALUE_LENGTH} characters") for k in too_long]
-            )
-        return evidence, version_tags
+        return validate(ModelRegistration, inputs, InvalidRegistrationInput)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        evidence, version_tags = self.validate()
+        registration = self.registration()
+        evidence, version_tags = registration.evidence, registration.version_tags()
         hook = self.hook
-        name = self.registered_model_name
-        source = hook.resolve_model_source(self.model_uri)
-        if source.run_id != evidence["run_id"]:
+        name = registration.registered_model_name
+        source = hook.resolve_model_source(registration.model_uri)
+        if source.run_id != evidence.run_id:
             raise InvalidRegistrationInput(
-                [("model_uri", f"comes from run {source.run_id}, but the evidence is about run {evidence['run_id']}")]
+                [("model_uri", f"comes from run {source.run_id}, but the evidence is about run {evidence.run_id}")]
             )
 
         version, created = hook.get_or_create_model_version(name, source)
@@ -243,8 +269,8 @@ class RegisterModelOperator(BaseOperator):
             name, version.version, timeout=self.await_ready_timeout, poll_interval=self.ready_poll_interval
         )
         hook.set_model_version_tags(name, ready.version, version_tags)
-        if self.alias:
-            hook.client.set_registered_model_alias(name, self.alias, str(ready.version))
+        if registration.alias:
+            hook.client.set_registered_model_alias(name, registration.alias, str(ready.version))
         url = hook.model_version_url(name, ready.version)
         self.log.info(
             "%s version %s of %s (token %s, run %s)",
@@ -261,6 +287,6 @@ class RegisterModelOperator(BaseOperator):
             "model_id": version_tags[tags.MODEL_ID],
             "run_id": source.run_id,
             "token_symbol": version_tags[tags.TOKEN_ID],
-            "evidence": {k: evidence.get(k) for k in EVIDENCE_KEYS},
+            "evidence": evidence.model_dump(mode="json"),
             "model_version_url": url,
         }

@@ -9,33 +9,21 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 
-from airflow_provider_hokusai.exceptions import (
-    BaselineNotMetError,
-    BaselineUnavailableError,
-    HokusaiPermanentError,
-    HokusaiRetryableError,
-    InvalidBaselineInput,
-    MetricMissingError,
-    RunFailedError,
+from airflow_provider_hokusai.baseline import (
+    DEFAULT_ORDER_BY,
+    BaselineCheck,
+    BaselineCriteria,
+    BaselineEvidence,
+    FailureKind,
 )
-from airflow_provider_hokusai.hooks.mlflow import DEFAULT_ORDER_BY, BaselineCheck, MLflowHook
+from airflow_provider_hokusai.exceptions import HokusaiRetryableError, InvalidBaselineInput
+from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.metrics import BASELINE_FAILED, BASELINE_PASSED, metric_tag_value
+from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger, check_baseline
+from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-#: Permanent outcome kind (``BaselineCheck.error`` / trigger event ``error``) -> exception raised for it.
-FAILURE_ERRORS: dict[str, type[HokusaiPermanentError]] = {
-    "baseline_not_met": BaselineNotMetError,
-    "run_failed": RunFailedError,
-    "metric_missing": MetricMissingError,
-    "baseline_unavailable": BaselineUnavailableError,
-}
-
-
-def raise_for_failure(error: str | None, reason: str) -> None:
-    """Raise the permanent error that matches a failed check (so Airflow fails the task without retrying)."""
-    raise FAILURE_ERRORS.get(error or "", HokusaiPermanentError)(reason)
 
 
 class MLflowBaselineSensor(BaseSensorOperator):
@@ -49,12 +37,13 @@ class MLflowBaselineSensor(BaseSensorOperator):
     :func:`airflow_provider_hokusai.baseline.compare`.
 
     Outcomes: keeps waiting while the run is RUNNING or SCHEDULED (or not created yet). Succeeds when it
-    FINISHED and beat the baseline, returning (XCom) the evidence ``{"run_id", "experiment_id",
-    "experiment_name", "metric_name", "current_value", "baseline_value", "baseline_source", "direction",
-    "improvement_percentage", "min_improvement", "passed"}``. Fails at once, without retries, with
+    FINISHED and beat the baseline, returning (XCom) the
+    :class:`~airflow_provider_hokusai.baseline.BaselineEvidence` as a dict. Fails at once, without retries, with
+    the exception of its :class:`~airflow_provider_hokusai.baseline.FailureKind`:
     :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, ``RunFailedError`` (FAILED/KILLED),
-    ``MetricMissingError`` (absent or non-finite) or ``BaselineUnavailableError``. Each decision is counted once
-    in ``hokusai.baseline.passed`` / ``hokusai.baseline.failed``; waiting and infrastructure errors are not.
+    ``MetricMissingError`` (absent or non-finite), ``BaselineUnavailableError`` or ``BaselineComparisonError``
+    (values that cannot be compared). Each decision is counted once in ``hokusai.baseline.passed`` /
+    ``hokusai.baseline.failed`` (``reason`` is the failure kind); waiting and infrastructure errors are not.
 
     Works in ``poke`` and ``reschedule`` modes, and with ``deferrable=True`` waits in the triggerer through
     :class:`~airflow_provider_hokusai.triggers.mlflow.MLflowBaselineTrigger`, polling every ``poke_interval``.
@@ -126,61 +115,52 @@ class MLflowBaselineSensor(BaseSensorOperator):
     def hook(self) -> MLflowHook:
         return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
 
-    def _inputs(self) -> dict[str, Any]:
-        """The rendered inputs, checked; every problem is reported at once before anything is queried."""
-        errors: list[tuple[str, str]] = []
-        if not isinstance(self.metric_name, str) or not self.metric_name.strip():
-            errors.append(("metric_name", "must be a non-empty string"))
-        run_id = self.run_id or None
-        experiment_name = self.experiment_name or None
-        if bool(run_id) == bool(experiment_name):
-            errors.append(("run_id", "give exactly one of run_id or experiment_name"))
-        if bool(self.baseline_alias) != bool(self.baseline_model_name):
-            errors.append(("baseline_alias", "baseline_alias and baseline_model_name go together"))
-        baseline_value = _optional_float("baseline_value", self.baseline_value, errors)
-        if baseline_value is None and not self.baseline_alias:
-            errors.append(("baseline_value", "give baseline_value, or baseline_model_name + baseline_alias"))
-        min_improvement = _optional_float("min_improvement", self.min_improvement, errors)
-        if errors:
-            raise InvalidBaselineInput(errors)
-        return {
-            "metric_name": self.metric_name,
-            "run_id": run_id,
-            "experiment_name": experiment_name,
-            "filter_string": self.filter_string or None,
-            "order_by": list(self.order_by),
-            "baseline_value": baseline_value,
-            "baseline_model_name": self.baseline_model_name or None,
-            "baseline_alias": self.baseline_alias or None,
-            "direction": str(self.direction) if self.direction else None,
-            "min_improvement": min_improvement or 0.0,
-            "min_improvement_mode": str(self.min_improvement_mode),
-        }
+    def criteria(self) -> BaselineCriteria:
+        """The rendered arguments, checked: every problem is reported at once, before anything is queried."""
+        return validate(
+            BaselineCriteria,
+            {
+                "metric_name": self.metric_name,
+                "run_id": self.run_id,
+                "experiment_name": self.experiment_name,
+                "filter_string": self.filter_string,
+                "order_by": self.order_by,
+                "baseline_value": self.baseline_value,
+                "baseline_model_name": self.baseline_model_name,
+                "baseline_alias": self.baseline_alias,
+                "direction": self.direction,
+                "min_improvement": self.min_improvement,
+                "min_improvement_mode": self.min_improvement_mode,
+            },
+            InvalidBaselineInput,
+        )
 
-    def _record_decision(self, error: str | None = None) -> None:
-        """Count one baseline decision: passed when ``error`` is None, else failed with ``reason=error``."""
+    def _record_decision(self, failure: FailureKind | None = None) -> None:
+        """Count one baseline decision: passed when ``failure`` is None, else failed with its kind as reason."""
         from airflow.sdk.observability.stats import Stats
 
         tags = {"metric": metric_tag_value(str(self.metric_name)), "dag_id": self.dag_id, "task_id": self.task_id}
-        if error is None:
+        if failure is None:
             Stats.incr(BASELINE_PASSED, tags=tags)
         else:
-            Stats.incr(BASELINE_FAILED, tags={**tags, "reason": error})
+            Stats.incr(BASELINE_FAILED, tags={**tags, "reason": failure.value})
 
     def _outcome(self, check: BaselineCheck) -> dict[str, Any] | None:
-        if check.status == "success":
+        """The evidence of a success, None while pending; a failure is counted and raised."""
+        if check.status == "success" and check.evidence is not None:
             self.log.info("Baseline gate passed: %s", check.reason)
             self._record_decision()
-            return check.evidence
+            return check.evidence.model_dump(mode="json")
         if check.status == "failed":
+            failure = check.failure or FailureKind.INVALID_INPUT
             self.log.error("Baseline gate failed: %s", check.reason)
-            self._record_decision(check.error or "unknown")
-            raise_for_failure(check.error, check.reason)
+            self._record_decision(failure)
+            raise failure.error(check.reason)
         self.log.info("Waiting: %s", check.reason)
         return None
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        evidence = self._outcome(self.hook.evaluate_baseline(**self._inputs()))
+        evidence = self._outcome(check_baseline(self.hook, self.criteria()))
         if evidence is None:
             return False
         return PokeReturnValue(is_done=True, xcom_value=evidence)
@@ -188,16 +168,14 @@ class MLflowBaselineSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        inputs = self._inputs()
+        criteria = self.criteria()
         # One look first: a run that already finished needs no trip through the triggerer.
-        evidence = self._outcome(self.hook.evaluate_baseline(**inputs))
+        evidence = self._outcome(check_baseline(self.hook, criteria))
         if evidence is not None:
             return evidence
-        from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
-
         self.defer(
             trigger=MLflowBaselineTrigger(
-                **inputs, mlflow_conn_id=self.mlflow_conn_id, poll_interval=float(self.poke_interval)
+                criteria=criteria, mlflow_conn_id=self.mlflow_conn_id, poll_interval=float(self.poke_interval)
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout)) if self.timeout is not None else None,
@@ -205,28 +183,13 @@ class MLflowBaselineSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Turn the trigger's event into the evidence (success) or the matching error."""
-        status = event.get("status")
-        if status == "success":
-            self.log.info("Baseline gate passed: %s", event.get("reason"))
-            self._record_decision()
-            return dict(event["evidence"])
         reason = str(event.get("reason") or "no reason given")
-        if status == "failed":
-            self.log.error("Baseline gate failed: %s", reason)
-            self._record_decision(str(event.get("error") or "unknown"))
-            raise_for_failure(event.get("error"), reason)
+        if event.get("status") == "success":
+            evidence = BaselineEvidence.model_validate(event["evidence"])
+            return self._outcome(BaselineCheck("success", reason, evidence=evidence)) or {}
+        if event.get("status") == "failed":
+            # A kind this provider does not know (an older or newer trigger) is still a permanent decision.
+            error = event.get("error")
+            failure = FailureKind(error) if error in set(FailureKind) else FailureKind.INVALID_INPUT
+            self._outcome(BaselineCheck("failed", reason, failure=failure))  # raises
         raise HokusaiRetryableError(f"MLflow baseline trigger error: {reason}")
-
-
-def _optional_float(field: str, value: Any, errors: list[tuple[str, str]]) -> float | None:
-    # Templated numbers arrive as strings unless the DAG renders native objects.
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        errors.append((field, f"must be a number, got {value!r}"))
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        errors.append((field, f"must be a number, got {value!r}"))
-        return None

@@ -184,3 +184,41 @@ def test_parse_model_uri() -> None:
     for bad in ("models:/name/1", "runs:/abc", "s3://b/k", ""):
         with pytest.raises(InvalidRegistrationInput):
             parse_model_uri(bad)
+
+
+def test_the_connection_form_is_declared_once_with_every_extra() -> None:
+    from airflow_provider_hokusai.get_provider_info import get_provider_info
+    from airflow_provider_hokusai.mlflow_connection import MLflowExtra
+
+    (declared,) = get_provider_info()["connection-types"]
+    behaviour = MLflowHook.get_ui_field_behaviour()
+    assert declared["connection-type"] == MLflowHook.conn_type
+    assert declared["hook-class-name"] == f"{MLflowHook.__module__}.{MLflowHook.__qualname__}"
+    assert declared["ui-field-behaviour"] == {
+        "hidden-fields": behaviour["hidden_fields"],
+        "relabeling": behaviour["relabeling"],
+        "placeholders": behaviour["placeholders"],
+    }
+    # Every extra the hook reads has a field in the form, artifact_location included.
+    assert set(declared["conn-fields"]) == set(MLflowExtra.model_fields) >= {"artifact_location"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("true", True), (True, True)])
+def test_insecure_tls_is_read_as_a_boolean(monkeypatch: pytest.MonkeyPatch, value: object, expected: bool) -> None:
+    hook = hook_for(monkeypatch, {"conn_type": "mlflow", "host": "h", "extra": {"insecure_tls": value}})
+    assert hook.settings.extra.insecure_tls is expected
+
+
+def test_every_bad_connection_field_is_named_without_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "mlflow", "password": TOKEN, "extra": {"scheme": "ftp", "insecure_tls": "maybe"}}
+    with pytest.raises(InvalidMLflowConnection) as exc:
+        _ = hook_for(monkeypatch, conn).tracking_uri
+    assert exc.value.fields == ["extra.scheme", "extra.insecure_tls"]
+    assert TOKEN not in str(exc.value)
+    assert TOKEN not in repr(hook_for(monkeypatch, {"conn_type": "mlflow", "host": "h", "password": TOKEN}).settings)
+
+
+def test_undefined_connection_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(InvalidMLflowConnection) as exc:
+        _ = MLflowHook(mlflow_conn_id="no_such_mlflow_conn").tracking_uri
+    assert exc.value.fields == ["mlflow_conn_id"]

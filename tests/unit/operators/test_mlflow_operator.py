@@ -44,15 +44,77 @@ def operator(**kwargs: Any) -> RegisterModelOperator:
     return RegisterModelOperator(task_id="register", **kwargs)
 
 
-def test_validate_builds_the_tags() -> None:
-    evidence, version_tags = operator(contributor_address="0x" + "0" * 40, model_id="hokusai-m").validate()
-    assert evidence["improvement_percentage"] == pytest.approx(20.0)
+def test_registration_builds_the_tags() -> None:
+    registration = operator(contributor_address="0x" + "0" * 40, model_id="hokusai-m").registration()
+    evidence, version_tags = registration.evidence.model_dump(mode="json"), registration.version_tags()
+    assert evidence == {**EVIDENCE, "improvement_percentage": pytest.approx(20.0)}
     assert version_tags[tags.BENCHMARK_VALUE] == repr(1.0)
     assert version_tags[tags.CURRENT_VALUE] == repr(0.8)
     assert version_tags[tags.DIRECTION] == "lower_is_better"
     assert version_tags[tags.MODEL_ID] == "hokusai-m"
     assert version_tags[tags.STATUS] == tags.STATUS_VALIDATED
     assert float(version_tags[tags.IMPROVEMENT_PERCENTAGE]) == pytest.approx(20.0)
+    assert version_tags[tags.TOKEN_ID] == "HOK"
+    assert version_tags[tags.EXPERIMENT_NAME] == "exp"
+    assert version_tags[tags.CONTRIBUTOR_ADDRESS] == "0x" + "0" * 40
+
+
+def test_direction_and_improvement_are_recomputed_not_trusted() -> None:
+    evidence = {k: v for k, v in EVIDENCE.items() if k not in ("direction", "improvement_percentage")}
+    registration = operator(evidence=evidence, token_symbol="hok-2").registration()
+    assert registration.token_symbol == "HOK-2"
+    assert registration.evidence.direction == "lower_is_better"  # inferred from val_rmse
+    assert registration.evidence.improvement_percentage == pytest.approx(20.0)
+    lied = operator(evidence={**EVIDENCE, "improvement_percentage": 99.0}).registration()
+    assert lied.evidence.improvement_percentage == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fields"),
+    [
+        ({"passed": False}, {"evidence.passed"}),
+        ({"current_value": 1.2}, {"evidence.improvement_percentage"}),
+        ({"baseline_value": 0}, {"evidence.baseline_value"}),
+        ({"current_value": float("nan")}, {"evidence.current_value"}),
+        ({"direction": "sideways"}, {"evidence.direction"}),
+        ({"metric_name": " "}, {"evidence.metric_name"}),
+    ],
+)
+def test_bad_evidence_names_its_field(overrides: dict[str, Any], fields: set[str]) -> None:
+    with pytest.raises(InvalidRegistrationInput) as exc:
+        operator(evidence={**EVIDENCE, **overrides}).registration()
+    assert set(exc.value.fields) == fields
+
+
+def test_missing_evidence_keys_are_named() -> None:
+    evidence = {k: v for k, v in EVIDENCE.items() if k not in ("run_id", "current_value")}
+    with pytest.raises(InvalidRegistrationInput) as exc:
+        operator(evidence=evidence).registration()
+    assert set(exc.value.fields) == {"evidence.run_id", "evidence.current_value"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"registered_model_name": " "}, "registered_model_name"),
+        ({"registered_model_name": "m" * 513}, "registered_model_name"),
+        ({"model_id": " "}, "model_id"),
+        ({"alias": "v3"}, "alias"),
+        ({"alias": ""}, "alias"),
+        ({"token_symbol": 5}, "token_symbol"),
+        ({"evidence": "[1, 2]"}, "evidence"),
+    ],
+)
+def test_each_bad_argument_is_named(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidRegistrationInput) as exc:
+        operator(**kwargs).registration()
+    assert exc.value.fields == [field]
+
+
+def test_too_long_tag_values_are_refused() -> None:
+    with pytest.raises(InvalidRegistrationInput) as exc:
+        operator(evidence={**EVIDENCE, "experiment_name": "e" * 2000}).registration().version_tags()
+    assert exc.value.fields == [tags.EXPERIMENT_NAME]
 
 
 def test_validate_reports_every_problem_at_once() -> None:
@@ -62,7 +124,7 @@ def test_validate_reports_every_problem_at_once() -> None:
             contributor_address="nope",
             model_uri="file:///x",
             evidence={**EVIDENCE, "current_value": -1},
-        ).validate()
+        ).registration()
     assert set(exc.value.fields) == {"token_symbol", "contributor_address", "model_uri", "evidence.current_value"}
     assert isinstance(exc.value, HokusaiPermanentError)
 

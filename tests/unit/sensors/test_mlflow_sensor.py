@@ -17,10 +17,11 @@ def test_templated_numbers_are_converted() -> None:
         min_improvement="2.5",
         direction="higher",
     )
-    inputs = op._inputs()
-    assert inputs["baseline_value"] == 0.9
-    assert inputs["min_improvement"] == 2.5
-    assert inputs["order_by"] == ["attributes.start_time DESC"]
+    criteria = op.criteria()
+    assert criteria.baseline_value == 0.9
+    assert criteria.min_improvement == 2.5
+    assert criteria.order_by == ("attributes.start_time DESC",)
+    assert criteria.direction == "higher"  # parsed by compare when the run is decided, as before
     assert {"run_id", "metric_name", "baseline_value", "baseline_alias", "direction"} <= set(op.template_fields)
 
 

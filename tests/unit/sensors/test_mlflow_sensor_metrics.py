@@ -7,18 +7,35 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, PokeReturnValue
 
+from airflow_provider_hokusai.baseline import BaselineCheck, BaselineEvidence, FailureKind
 from airflow_provider_hokusai.exceptions import (
+    BaselineComparisonError,
     BaselineNotMetError,
+    BaselineUnavailableError,
     HokusaiPermanentError,
     HokusaiRetryableError,
+    MetricMissingError,
     RunFailedError,
 )
-from airflow_provider_hokusai.hooks.mlflow import BaselineCheck, MLflowHook
 from airflow_provider_hokusai.metrics import BASELINE_FAILED, BASELINE_PASSED
+from airflow_provider_hokusai.sensors import mlflow as sensor_module
 from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
 from tests.fixtures.statsd import RecordingStatsLogger
 
-EVIDENCE = {"run_id": "r1", "metric_name": "accuracy", "current_value": 0.95, "passed": True}
+EVIDENCE = BaselineEvidence(
+    run_id="r1",
+    experiment_id="1",
+    experiment_name="exp",
+    metric_name="accuracy",
+    current_value=0.95,
+    baseline_value=0.9,
+    baseline_source="value",
+    direction="higher_is_better",
+    improvement_percentage=(0.95 - 0.9) / 0.9 * 100,
+    min_improvement=0.0,
+    passed=True,
+)
+XCOM = EVIDENCE.model_dump(mode="json")
 
 
 def sensor(**kwargs: Any) -> MLflowBaselineSensor:
@@ -29,9 +46,9 @@ def sensor(**kwargs: Any) -> MLflowBaselineSensor:
 
 
 def checks(monkeypatch: pytest.MonkeyPatch, *results: BaselineCheck) -> None:
-    """The hook's looks at the run, in order (the real hook is exercised against mlflow in the integration tests)."""
+    """The looks at the run, in order (the real hook is exercised against mlflow in the integration tests)."""
     pending = list(results)
-    monkeypatch.setattr(MLflowHook, "evaluate_baseline", lambda self, **_: pending.pop(0))
+    monkeypatch.setattr(sensor_module, "check_baseline", lambda hook, criteria: pending.pop(0))
 
 
 def decisions(recorder: RecordingStatsLogger) -> list[tuple[str, dict[str, Any]]]:
@@ -53,6 +70,7 @@ def test_poke_counts_nothing_while_waiting_then_one_pass(
     done = op.poke({})  # type: ignore[arg-type]
 
     assert isinstance(done, PokeReturnValue) and done.is_done
+    assert done.xcom_value == XCOM
     assert decisions(stats_recorder) == [
         (BASELINE_PASSED, {"metric": "accuracy", "dag_id": "release", "task_id": "validate"})
     ]
@@ -64,20 +82,23 @@ def test_poke_counts_nothing_while_waiting_then_one_pass(
     [
         ("baseline_not_met", BaselineNotMetError),
         ("run_failed", RunFailedError),
-        ("invalid_input", HokusaiPermanentError),
+        ("metric_missing", MetricMissingError),
+        ("baseline_unavailable", BaselineUnavailableError),
+        ("invalid_input", BaselineComparisonError),
     ],
 )
 def test_poke_failure_is_counted_with_its_reason(
     stats_recorder: RecordingStatsLogger, monkeypatch: pytest.MonkeyPatch, error: str, raised: type[Exception]
 ) -> None:
-    checks(monkeypatch, BaselineCheck("failed", "no good", error=error))
+    checks(monkeypatch, BaselineCheck("failed", "no good", failure=FailureKind(error)))
 
-    with pytest.raises(raised):
+    with pytest.raises(raised) as exc:
         sensor().poke({})  # type: ignore[arg-type]
 
     assert decisions(stats_recorder) == [
         (BASELINE_FAILED, {"metric": "accuracy", "dag_id": "release", "task_id": "validate", "reason": error})
     ]
+    assert isinstance(exc.value, HokusaiPermanentError)
 
 
 def test_deferrable_first_look_decides_without_deferring(
@@ -85,7 +106,7 @@ def test_deferrable_first_look_decides_without_deferring(
 ) -> None:
     checks(monkeypatch, BaselineCheck("success", "beats baseline", evidence=EVIDENCE))
 
-    assert sensor(deferrable=True).execute({}) == EVIDENCE  # type: ignore[arg-type]
+    assert sensor(deferrable=True).execute({}) == XCOM  # type: ignore[arg-type]
 
     assert [name for name, _ in decisions(stats_recorder)] == [BASELINE_PASSED]
 
@@ -93,7 +114,7 @@ def test_deferrable_first_look_decides_without_deferring(
 def test_execute_complete_counts_the_trigger_decision(stats_recorder: RecordingStatsLogger) -> None:
     op = sensor(deferrable=True)
 
-    assert op.execute_complete({}, {"status": "success", "reason": "ok", "evidence": EVIDENCE}) == EVIDENCE  # type: ignore[arg-type]
+    assert op.execute_complete({}, {"status": "success", "reason": "ok", "evidence": XCOM}) == XCOM  # type: ignore[arg-type]
     with pytest.raises(BaselineNotMetError):
         op.execute_complete(
             {},  # type: ignore[arg-type]

@@ -7,11 +7,14 @@ import json
 
 import pytest
 
+from airflow_provider_hokusai.baseline import BaselineCriteria
 from airflow_provider_hokusai.exceptions import (
+    BaselineComparisonError,
     BaselineNotMetError,
     BaselineUnavailableError,
     HokusaiPermanentError,
     HokusaiRetryableError,
+    InvalidBaselineInput,
     MetricMissingError,
     RunFailedError,
 )
@@ -20,7 +23,7 @@ from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
 
 
 def test_serialize_round_trip_with_primitives_only() -> None:
-    trigger = MLflowBaselineTrigger(
+    criteria = BaselineCriteria(
         experiment_name="exp",
         filter_string="tags.candidate = 'true'",
         order_by=["metrics.accuracy DESC"],
@@ -31,27 +34,51 @@ def test_serialize_round_trip_with_primitives_only() -> None:
         direction="higher_is_better",
         min_improvement=1.5,
         min_improvement_mode="absolute",
-        mlflow_conn_id="my_mlflow",
-        poll_interval=12,
     )
+    trigger = MLflowBaselineTrigger(criteria=criteria, mlflow_conn_id="my_mlflow", poll_interval=12)
     classpath, kwargs = trigger.serialize()
     assert json.loads(json.dumps(kwargs)) == kwargs
+    assert set(kwargs) == {"criteria", "mlflow_conn_id", "poll_interval"}
 
     module, _, name = classpath.rpartition(".")
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
     assert isinstance(rebuilt, MLflowBaselineTrigger)
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert kwargs["order_by"] == ["metrics.accuracy DESC"]
+    assert rebuilt.criteria == criteria
+    assert kwargs["criteria"]["order_by"] == ["metrics.accuracy DESC"]
+    assert kwargs["criteria"]["baseline_value"] == 0.9
+    assert kwargs["mlflow_conn_id"] == "my_mlflow"
     assert kwargs["poll_interval"] == 12.0
+
+
+def test_trigger_refuses_criteria_the_sensor_would_refuse() -> None:
+    with pytest.raises(InvalidBaselineInput) as exc:
+        MLflowBaselineTrigger(criteria={"metric_name": "accuracy", "baseline_value": 0.9})
+    assert exc.value.fields == ["run_id"]
 
 
 def sensor() -> MLflowBaselineSensor:
     return MLflowBaselineSensor(task_id="t", run_id="r", metric_name="accuracy", baseline_value=0.9)
 
 
+EVIDENCE = {
+    "run_id": "r",
+    "experiment_id": "1",
+    "experiment_name": "exp",
+    "metric_name": "accuracy",
+    "current_value": 0.95,
+    "baseline_value": 0.9,
+    "baseline_source": "value",
+    "direction": "higher_is_better",
+    "improvement_percentage": (0.95 - 0.9) / 0.9 * 100,
+    "min_improvement": 0.0,
+    "passed": True,
+}
+
+
 def test_execute_complete_returns_the_evidence() -> None:
-    evidence = {"run_id": "r", "passed": True}
-    assert sensor().execute_complete({}, {"status": "success", "evidence": evidence, "reason": "ok"}) == evidence
+    event = {"status": "success", "evidence": EVIDENCE, "reason": "ok", "error": None}
+    assert sensor().execute_complete({}, event) == EVIDENCE
 
 
 @pytest.mark.parametrize(
@@ -61,12 +88,14 @@ def test_execute_complete_returns_the_evidence() -> None:
         ("run_failed", RunFailedError),
         ("metric_missing", MetricMissingError),
         ("baseline_unavailable", BaselineUnavailableError),
-        ("invalid_input", HokusaiPermanentError),
+        ("invalid_input", BaselineComparisonError),
+        ("a kind from a newer trigger", BaselineComparisonError),
     ],
 )
 def test_execute_complete_raises_the_permanent_error(error: str, expected: type[Exception]) -> None:
-    with pytest.raises(expected, match="the reason"):
+    with pytest.raises(expected, match="the reason") as exc:
         sensor().execute_complete({}, {"status": "failed", "error": error, "reason": "the reason"})
+    assert isinstance(exc.value, HokusaiPermanentError)
 
 
 def test_execute_complete_error_event_is_retryable() -> None:
