@@ -9,6 +9,12 @@ from airflow_provider_hokusai.mlflow_connection import provider_connection_type
 
 
 def get_provider_info() -> dict[str, Any]:
+    """
+    The provider's metadata: every hook, operator, sensor and trigger module, notifier, extra link, plugin and
+    ``[hokusai]`` option (``tests/unit/test_get_provider_info.py`` walks the package to prove nothing is missing).
+
+    :return: A mapping valid against Airflow's ``provider_info.schema.json``.
+    """
     return {
         # Must equal the distribution name, or every `airflow` command fails to load providers.
         "package-name": "airflow-provider-hokusai",
@@ -38,7 +44,13 @@ def get_provider_info() -> dict[str, Any]:
         # Declared once, with the hook's own get_ui_field_behaviour, in mlflow_connection.
         "connection-types": [provider_connection_type()],
         "operators": [
-            {"integration-name": "Hokusai", "python-modules": ["airflow_provider_hokusai.operators.mlflow"]},
+            {
+                "integration-name": "Hokusai",
+                "python-modules": [
+                    "airflow_provider_hokusai.operators.mlflow",
+                    "airflow_provider_hokusai.operators.model_ready",
+                ],
+            },
         ],
         "sensors": [
             {"integration-name": "Hokusai", "python-modules": ["airflow_provider_hokusai.sensors.mlflow"]},
@@ -46,6 +58,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Hokusai", "python-modules": ["airflow_provider_hokusai.triggers.mlflow"]},
         ],
+        "notifications": ["airflow_provider_hokusai.notifications.HokusaiFailureNotifier"],
         "extra-links": ["airflow_provider_hokusai.links.MLflowModelVersionLink"],
         "plugins": [
             {"name": "hokusai", "plugin-class": "airflow_provider_hokusai.plugins.health.HokusaiPlugin"},
