@@ -63,3 +63,33 @@ def test_experiments_are_created_where_the_connection_keeps_artifacts(
     assert hook.get_or_create_experiment(name) == experiment_id
     location = hook.client.get_experiment(experiment_id).artifact_location
     assert location.removeprefix("file://") == str(artifacts)
+
+
+def test_find_candidate_run_reads_a_typed_snapshot(mlflow_conn: MLflowServer) -> None:
+    from airflow_provider_hokusai.baseline import BaselineCriteria, CandidateRun
+
+    experiment = unique("exp")
+    run_id = create_run(mlflow_conn.url, experiment, metrics={"accuracy": 0.9})
+    hook = MLflowHook()
+    by_id = hook.find_candidate_run(BaselineCriteria(metric_name="accuracy", run_id=run_id, baseline_value=0.5))
+    by_experiment = hook.find_candidate_run(
+        BaselineCriteria(metric_name="f1", experiment_name=experiment, baseline_value=0.5)
+    )
+    missing = hook.find_candidate_run(
+        BaselineCriteria(metric_name="f1", experiment_name=unique("none"), baseline_value=0.5)
+    )
+
+    assert isinstance(by_id, CandidateRun)
+    assert (by_id.run_id, by_id.status, by_id.experiment_name, by_id.metric_value) == (
+        run_id,
+        "FINISHED",
+        experiment,
+        0.9,
+    )
+    assert by_experiment is not None
+    assert (by_experiment.run_id, by_experiment.experiment_id, by_experiment.metric_value) == (
+        run_id,
+        by_id.experiment_id,
+        None,
+    )
+    assert missing is None

@@ -214,7 +214,7 @@ def test_deferrable_defers_while_running_and_completes_from_event(mlflow_conn: M
     trigger = deferred.value.trigger
     assert isinstance(trigger, MLflowBaselineTrigger)
     assert deferred.value.method_name == "execute_complete"
-    assert trigger.serialize()[1]["run_id"] == run_id
+    assert trigger.serialize()[1]["criteria"]["run_id"] == run_id
     assert trigger.poll_interval == 7
 
 
@@ -255,3 +255,11 @@ def test_embedded_sqlite_store(mlflow_embedded_conn: str) -> None:
 
     running = create_run(mlflow_embedded_conn, unique("exp"), metrics={"log_loss": 0.3}, status=None)
     assert sensor(run_id=running, metric_name="log_loss", baseline_value=0.4).poke(minimal_context()) is False
+
+
+def test_values_that_cannot_be_compared_fail_as_invalid_input(mlflow_conn: MLflowServer) -> None:
+    from airflow_provider_hokusai.exceptions import BaselineComparisonError
+
+    run_id = create_run(mlflow_conn.url, unique("exp"), metrics={"accuracy": 0.0})
+    with pytest.raises(BaselineComparisonError, match="current_value"):
+        sensor(run_id=run_id, metric_name="accuracy", baseline_value=0.9).execute(minimal_context())
