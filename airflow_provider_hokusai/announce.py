@@ -13,7 +13,7 @@ Exactly-once, as far as the broker allows, rests on three facts:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +23,16 @@ from airflow_provider_hokusai.exceptions import (
     HokusaiError,
     HokusaiPermanentError,
     InvalidModelReadyMessage,
+    QueueBatchError,
     ReceiptNotRecordedError,
     RegistryUnavailableError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
+from airflow_provider_hokusai.receipts import PublishReceipt, receipt_from_tags, receipt_tags
 
 if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-    from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook, PublishReceipt
+    from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook
 
 log = logging.getLogger(__name__)
 
@@ -102,33 +104,6 @@ def message_from_version_tags(
         tags=dict(extra_tags or {}),
         **numbers,
     )
-
-
-def receipt_from_tags(version_tags: Mapping[str, str]) -> dict[str, Any] | None:
-    """The receipt recorded on a version by an earlier successful announcement, if any."""
-    if version_tags.get(t.ANNOUNCEMENT_STATUS) != t.ANNOUNCEMENT_PUBLISHED:
-        return None
-    return {
-        "message_id": version_tags.get(t.ANNOUNCEMENT_MESSAGE_ID),
-        "backend": version_tags.get(t.ANNOUNCEMENT_BACKEND),
-        "queue": version_tags.get(t.ANNOUNCEMENT_QUEUE),
-        "broker_message_id": version_tags.get(t.ANNOUNCEMENT_BROKER_ID) or None,
-        "published_at": version_tags.get(t.ANNOUNCED_AT),
-    }
-
-
-def _receipt_tags(receipt: PublishReceipt) -> dict[str, str]:
-    # Tags are written one by one, in this order: the status goes last so that a version only reads as
-    # "published" once its whole receipt is there.
-    return {
-        t.ANNOUNCEMENT_MESSAGE_ID: receipt.message_id,
-        t.ANNOUNCEMENT_BACKEND: receipt.backend,
-        t.ANNOUNCEMENT_QUEUE: receipt.queue,
-        t.ANNOUNCEMENT_BROKER_ID: receipt.broker_message_id or "",
-        t.ANNOUNCED_AT: receipt.published_at,
-        t.ANNOUNCEMENT_ERROR: "",
-        t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED,
-    }
 
 
 @dataclass
@@ -223,19 +198,25 @@ class ModelReadyAnnouncer:
             pending.append((ref, message))
         if not pending:
             return results
+        outcomes: dict[int, PublishReceipt | HokusaiError]
         try:
-            receipts: Sequence[PublishReceipt] = self.queue_hook.publish_many([m for _, m in pending])
+            outcomes = dict(enumerate(self.queue_hook.publish_many([m for _, m in pending])))
+        except QueueBatchError as exc:
+            # Accepted entries get their receipts; only the refused ones are tagged failed.
+            outcomes = {**exc.receipts, **exc.errors}
         except HokusaiError as exc:
-            for ref, _ in pending:
-                self._record_failure(ref, exc)
-                results.append(AnnouncementResult(ref.model_name, ref.model_version, "failed", error=str(exc)))
-            return results
-        for (ref, _), receipt in zip(pending, receipts, strict=True):
-            self._record_receipt(ref, receipt)
-            results.append(
-                AnnouncementResult(ref.model_name, ref.model_version, "published", receipt=receipt.to_dict())
-            )
+            outcomes = dict.fromkeys(range(len(pending)), exc)
+        for index, (ref, _) in enumerate(pending):
+            results.append(self._settle(ref, outcomes[index]))
         return results
+
+    def _settle(self, ref: VersionRef, outcome: PublishReceipt | HokusaiError) -> AnnouncementResult:
+        """Record one publish outcome on its version."""
+        if isinstance(outcome, HokusaiError):
+            self._record_failure(ref, outcome)
+            return AnnouncementResult(ref.model_name, ref.model_version, "failed", error=str(outcome))
+        self._record_receipt(ref, outcome)
+        return AnnouncementResult(ref.model_name, ref.model_version, "published", receipt=outcome.to_dict())
 
     def find_unannounced(self, registered_model_name: str | None = None, max_results: int = 1000) -> list[VersionRef]:
         """Validated versions with no receipt (never announced, or whose announcement failed)."""
@@ -304,7 +285,7 @@ class ModelReadyAnnouncer:
 
     def _record_receipt(self, ref: VersionRef, receipt: PublishReceipt) -> None:
         try:
-            self.mlflow_hook.set_model_version_tags(ref.model_name, ref.model_version, _receipt_tags(receipt))
+            self.mlflow_hook.set_model_version_tags(ref.model_name, ref.model_version, receipt_tags(receipt))
         except Exception as exc:
             # Published but unrecorded: a retry republishes the same message id, which the queue hook absorbs as a
             # duplicate, and then records the receipt.

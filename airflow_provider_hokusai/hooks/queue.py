@@ -18,9 +18,8 @@ from __future__ import annotations
 import abc
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, NamedTuple
+from typing import Annotated, Any, ClassVar
 
 from airflow.sdk import BaseHook
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf
@@ -48,6 +47,7 @@ from airflow_provider_hokusai.metrics import (
     QUEUE_RETRIED,
     metric_tag_value,
 )
+from airflow_provider_hokusai.receipts import PublishReceipt, QueueStatus, Sent, elapsed_ms
 from airflow_provider_hokusai.retry import RetryPolicy
 from airflow_provider_hokusai.validation import validate
 
@@ -83,81 +83,6 @@ class QueueExtra(BaseModel):
     queue: NonEmptyStr | None = None
     dedup_ttl_seconds: PositiveInt = DEFAULT_DEDUP_TTL_SECONDS
     max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
-
-
-@dataclass(frozen=True)
-class PublishReceipt:
-    """
-    What the broker said about one publish; :meth:`to_dict` is JSON-serializable (XCom, MLflow tags).
-
-    :param message_id: The message's deterministic id (the dedup key).
-    :param backend: ``"redis"`` or ``"sqs"``.
-    :param queue: Redis list name or SQS queue URL.
-    :param broker_message_id: The broker's own id (SQS ``MessageId``); None for Redis, which has none.
-    :param duplicate: True when the broker already had this message id and nothing new was enqueued.
-    :param attempts: Tries it took, 1 when the first one succeeded.
-    :param duration_ms: Wall time of the publish call, retries included.
-    :param published_at: When the message was first enqueued, ISO 8601 UTC ending in ``Z``.
-    """
-
-    message_id: str
-    backend: str
-    queue: str
-    broker_message_id: str | None
-    duplicate: bool
-    attempts: int
-    duration_ms: float
-    published_at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    """
-    A snapshot of a queue; never raises, an unreachable broker reads ``reachable=False`` with an ``error``.
-
-    :param latency_ms: Round trip of the status query.
-    :param depth: Messages waiting (Redis list length; SQS ``ApproximateNumberOfMessages``).
-    :param processing_depth: Messages taken but not acknowledged (the consumer's processing list; SQS in flight).
-    :param dead_letter_depth: Messages in the dead-letter list/queue, when one exists.
-    :param last_announcement_at: When a message was last enqueued (not a duplicate): Redis records it with each push;
-        None for SQS, which keeps no such record.
-    :param error: Why the broker is unreachable or a part of the status is missing; never holds credentials.
-    """
-
-    backend: str
-    queue: str
-    reachable: bool
-    latency_ms: float | None = None
-    depth: int | None = None
-    processing_depth: int | None = None
-    dead_letter_depth: int | None = None
-    error: str | None = None
-    last_announcement_at: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class Sent(NamedTuple):
-    """What a backend's :meth:`ModelReadyQueueHook._send` learnt about one message the broker took."""
-
-    broker_message_id: str | None = None
-    duplicate: bool = False
-    #: When the broker first took the message id (for a duplicate, the first copy's time); now when None.
-    published_at: str | None = None
-
-
-def describe_error(exc: BaseException) -> str:
-    """``Type: message`` of an error, for status and error texts (the hooks never put credentials in them)."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def elapsed_ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)
 
 
 class ModelReadyQueueHook(BaseHook, abc.ABC):

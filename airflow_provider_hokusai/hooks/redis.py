@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,14 +34,11 @@ from airflow_provider_hokusai.hooks.queue import (
     PositiveInt,
     PositiveSeconds,
     QueueExtra,
-    QueueStatus,
-    Sent,
     connection_extra,
-    describe_error,
-    elapsed_ms,
     get_connection,
 )
 from airflow_provider_hokusai.messages import utc_now_timestamp
+from airflow_provider_hokusai.receipts import QueueStatus, Sent, describe_error, elapsed_ms
 from airflow_provider_hokusai.retry import RetryPolicy
 from airflow_provider_hokusai.validation import validate
 
@@ -95,7 +92,12 @@ def hash_tag(queue: str) -> str:
 
 
 class RedisQueueExtra(QueueExtra):
-    """The ``redis`` connection's extras the queue hook reads (besides the official ``ssl_*`` keys)."""
+    """
+    The ``redis`` connection's extras: ``db``; ``queue`` and the consumer's ``processing_queue`` and
+    ``dead_letter_queue`` (for the status); the shared pool's size and timeouts (seconds);
+    ``health_check_interval``, seconds an idle pooled connection waits before a PING checks it (0 = never);
+    ``ssl`` with the official hook's ``ssl_*`` keys; ``dedup_ttl_seconds`` and ``max_message_bytes``.
+    """
 
     db: int = Field(0, ge=0)
     cluster: bool = False
@@ -105,7 +107,6 @@ class RedisQueueExtra(QueueExtra):
     max_connections: PositiveInt = 16
     socket_timeout: PositiveSeconds = 5.0
     socket_connect_timeout: PositiveSeconds = 5.0
-    #: Seconds an idle pooled connection may wait before a PING checks it; 0 turns the check off.
     health_check_interval: int = Field(30, ge=0)
 
     @field_validator("cluster")
@@ -141,11 +142,12 @@ class RedisQueueSettings(BaseModel):
 
 class CountingRetry(Retry):
     """
-    redis-py's ``Retry`` of a :class:`RetryPolicy` that never retries a refused login and counts, per thread, the
-    failures it absorbed (for receipts and the ``hokusai.queue.retried`` metric).
+    redis-py's ``Retry`` of a policy, made the one retry layer: only the outermost retrying call of a thread retries.
 
-    redis-py retries every connect and command of the pool with it. Connections deep-copy their ``Retry``; this one
-    is shared instead, since its backoffs keep no state and its counter is per thread.
+    redis-py nests its retries (a connect retries inside a command's retry, a health-check PING inside a connect);
+    nested calls here run once and leave the retrying to the outer one, so a publish in a total outage opens at most
+    ``attempts`` connections. A refused login is never retried. Failures are counted per thread (receipts,
+    ``hokusai.queue.retried``). Connections deep-copy their ``Retry``; this one is shared, as it keeps no other state.
     """
 
     _NEVER = (rex.AuthenticationError, rex.AuthorizationError)
@@ -161,22 +163,29 @@ class CountingRetry(Retry):
     def call_with_retry(
         self,
         do: Callable[[], T],
-        fail: Callable[..., Any],
+        fail: Callable[[Exception], Any] | Callable[[Exception, int], Any],
         is_retryable: Callable[[Exception], bool] | None = None,
         with_failure_count: bool = False,
     ) -> T:
+        local = self._local
+        outermost = not getattr(local, "active", False)
+
         def counted(error: Exception, *failures: int) -> Any:
-            self._local.failures = self.failures + 1
+            local.failures = self.failures + 1
             return fail(error, *failures)
 
         def retryable(error: Exception) -> bool:
-            return not isinstance(error, self._NEVER) and (is_retryable is None or is_retryable(error))
+            allowed = is_retryable is None or is_retryable(error)
+            return outermost and allowed and not isinstance(error, self._NEVER)
 
-        return super().call_with_retry(do, counted, retryable, with_failure_count)
+        local.active = True
+        try:
+            return super().call_with_retry(do, counted, retryable, with_failure_count)
+        finally:
+            local.active = not outermost
 
     @property
     def failures(self) -> int:
-        """Failures absorbed in this thread since :meth:`reset`."""
         return int(getattr(self._local, "failures", 0))
 
     def reset(self) -> None:
@@ -231,14 +240,9 @@ class RedisQueueHook(ModelReadyQueueHook):
     """
     Publish ``model_ready_to_deploy`` messages onto a Redis list (LPUSH; Hokusai's token deployer pops from the right).
 
-    Extra keys: ``db`` (0); ``queue``, ``processing_queue``, ``dead_letter_queue`` (``hokusai:model_ready_queue``,
-    ``hokusai:processing_queue``, ``hokusai:dlq``); the shared pool's ``max_connections`` (16), ``socket_timeout``
-    (5 s), ``socket_connect_timeout`` (5 s), ``health_check_interval`` (30 s, 0 = off); ``dedup_ttl_seconds``
-    (7 days), ``max_message_bytes`` (256 KiB); ``ssl`` and the official hook's ``ssl_*`` keys.
-
-    Idempotence: one Lua script checks the message id's marker, pushes and sets the marker with its TTL as one atomic
-    step, so a publish retried after a lost reply (by redis-py, or by Airflow's task retry) never pushes twice within
-    the TTL. The script's keys share the queue's cluster slot (:func:`hash_tag`). Several messages go in one pipeline.
+    The connection's extras are :class:`RedisQueueExtra`'s. Idempotence: one Lua script checks the message id's
+    marker, pushes and sets the marker with its TTL as one atomic step, so a publish retried after a lost reply (by
+    redis-py, or by Airflow's task retry) never pushes twice within the TTL. Several messages share one pipeline.
 
     :param redis_conn_id: The ``redis`` connection. (templated in the operators)
     :param queue_name: The list to push to; overrides the extra ``queue``.
@@ -289,8 +293,7 @@ class RedisQueueHook(ModelReadyQueueHook):
 
     @property
     def _retry(self) -> CountingRetry:
-        retry: CountingRetry = self.client.connection_pool.connection_kwargs["retry"]
-        return retry
+        return cast("CountingRetry", self.client.connection_pool.connection_kwargs["retry"])
 
     def get_conn(self) -> redis.Redis:
         return self.client
@@ -307,17 +310,9 @@ class RedisQueueHook(ModelReadyQueueHook):
     # Publishing.
 
     def _send(self, messages: Sequence[ModelReadyToDeployMessage], bodies: Sequence[str]) -> list[Sent | HokusaiError]:
-        now = utc_now_timestamp()
+        now, queue, last, ttl = utc_now_timestamp(), self.queue_name, self.last_announcement_key, self.dedup_ttl_seconds
         calls = [
-            (
-                self.dedup_key(m.message_id),
-                self.queue_name,
-                self.last_announcement_key,
-                body,
-                now,
-                self.dedup_ttl_seconds,
-            )
-            for m, body in zip(messages, bodies, strict=True)
+            (self.dedup_key(m.message_id), queue, last, b, now, ttl) for m, b in zip(messages, bodies, strict=True)
         ]
         self._retry.reset()
         try:
@@ -379,15 +374,9 @@ class RedisQueueHook(ModelReadyQueueHook):
             depth, processing, dead, last = pipe.execute()
         except Exception as exc:
             return QueueStatus(self.backend, self._queue_or_arg(), reachable=False, error=describe_error(exc))
+        last_at = _text(last) if last is not None else None
         return QueueStatus(
-            backend=self.backend,
-            queue=self.queue_name,
-            reachable=True,
-            latency_ms=elapsed_ms(start),
-            depth=int(depth),
-            processing_depth=int(processing),
-            dead_letter_depth=int(dead),
-            last_announcement_at=_text(last) if last is not None else None,
+            self.backend, self.queue_name, True, elapsed_ms(start), depth, processing, dead, None, last_at
         )
 
     def test_connection(self) -> tuple[bool, str]:

@@ -30,11 +30,8 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.hooks.queue import (
     ModelReadyQueueHook,
     QueueExtra,
-    QueueStatus,
-    Sent,
-    describe_error,
-    elapsed_ms,
 )
+from airflow_provider_hokusai.receipts import QueueStatus, Sent, describe_error, elapsed_ms
 from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
