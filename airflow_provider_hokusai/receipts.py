@@ -26,7 +26,8 @@ class PublishReceipt:
     :param duplicate: True when the broker already had this message id and nothing new was enqueued.
     :param attempts: Tries it took, 1 when the first one succeeded.
     :param duration_ms: Wall time of the publish call, retries included.
-    :param published_at: When the message was first enqueued, ISO 8601 UTC ending in ``Z``.
+    :param published_at: When the message was first published (this call, or the first copy's for a duplicate),
+        ISO 8601 UTC ending in ``Z``.
     """
 
     message_id: str
@@ -75,7 +76,7 @@ class Sent(NamedTuple):
 
     broker_message_id: str | None = None
     duplicate: bool = False
-    #: When the broker first took the message id (for a duplicate, the first copy's time); now when None.
+    #: When the broker first took the message id (a duplicate's first time); None: this publish's time.
     published_at: str | None = None
 
 

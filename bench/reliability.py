@@ -12,9 +12,8 @@ are killed and cut off, then drain the queues and count what arrived.
   thread SIGKILLs the proxy (open connections reset, port refusing) and starts it again, so queue state survives.
 
 Each version is one "task": ``ModelReadyAnnouncer.announce`` (real ``RedisQueueHook`` / ``SqsQueueHook`` from
-``get_queue_hook``, receipts written back) retried as Airflow would retry a task, with a bounded
-:class:`~airflow_provider_hokusai.retry.RetryPolicy` over :class:`HokusaiRetryableError`; the hook's own in-task
-policy retries underneath. The receipt store is the testkit's in-process, thread-safe registry fake
+``get_queue_hook``, receipts written back) retried as Airflow would retry a task on a
+:class:`HokusaiRetryableError` (:func:`run_like_an_airflow_task`); the hook's client retries underneath. The receipt store is the testkit's in-process, thread-safe registry fake
 (:class:`~hokusai_testkit.registry.FakeMLflowRegistry`)
 because a real MLflow server is the bottleneck at this scale; the queue side is never faked. After the chaos stops,
 a reconciliation pass (``ModelReadyAnnouncer.reconcile``) heals tasks that used up their retries, as the
@@ -179,11 +178,32 @@ class Settings:
     seed: int = 7
 
 
-def task_policy() -> Any:
-    """Airflow's task retries: bounded attempts with exponential backoff (shortened from minutes to seconds)."""
-    from airflow_provider_hokusai.retry import RetryPolicy
+# Airflow's task retries, shortened from minutes to seconds: 8 tries, exponential backoff from 0.4 s capped at 3 s.
+TASK_ATTEMPTS = 8
+TASK_BACKOFF = (0.2, 3.0)
 
-    return RetryPolicy(attempts=8, backoff_base=0.2, backoff_cap=3.0, jitter="equal")
+
+def run_like_an_airflow_task(attempt: Callable[[], Any], deadline: float) -> tuple[Any, str | None, int]:
+    """
+    Call ``attempt`` until it returns, retrying a ``HokusaiRetryableError`` the way Airflow retries a task.
+
+    :return: the outcome (None when it failed), the error (None on success) and the tries made.
+    """
+    from airflow_provider_hokusai.exceptions import HokusaiRetryableError
+
+    for tries in range(1, TASK_ATTEMPTS + 1):
+        if time.monotonic() > deadline:
+            return None, "TimeoutError", tries - 1
+        try:
+            return attempt(), None, tries
+        except HokusaiRetryableError:
+            if tries == TASK_ATTEMPTS:
+                return None, "retries used up", tries
+            delay = min(TASK_BACKOFF[1], TASK_BACKOFF[0] * 2**tries)
+            time.sleep(delay / 2 + random.uniform(0, delay / 2))
+        except Exception as exc:
+            return None, type(exc).__name__, tries
+    return None, "retries used up", TASK_ATTEMPTS
 
 
 def hook_policy() -> Any:
@@ -232,9 +252,7 @@ def announce_all(
     each task retries the announcement like Airflow retries a task.
     """
     from airflow_provider_hokusai.announce import VersionRef
-    from airflow_provider_hokusai.exceptions import HokusaiRetryableError
 
-    policy = task_policy()
     latencies: list[float] = []
     lock = threading.Lock()
     start_at = time.monotonic()
@@ -244,24 +262,10 @@ def announce_all(
         delay = start_at + index * interval - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        attempts = 0
-
-        def attempt() -> Any:
-            nonlocal attempts
-            if time.monotonic() > deadline:
-                raise TimeoutError("run deadline reached")
-            attempts += 1
-            return announcer.announce(VersionRef(name, version))
-
         started = time.perf_counter()
-        outcome: Any = None
-        error: str | None = None
-        try:
-            outcome = policy.call(attempt, retry_on=(HokusaiRetryableError,))
-        except HokusaiRetryableError:
-            error = "retries used up"
-        except Exception as exc:
-            error = type(exc).__name__
+        outcome, error, attempts = run_like_an_airflow_task(
+            lambda: announcer.announce(VersionRef(name, version)), deadline
+        )
         elapsed = (time.perf_counter() - started) * 1000
         with lock:
             result.task_attempts += attempts

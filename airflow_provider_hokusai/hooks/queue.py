@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Annotated, Any, ClassVar
 
 from airflow.sdk import BaseHook
+from airflow.sdk.observability.stats import Stats
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from airflow_provider_hokusai.exceptions import (
@@ -186,9 +187,11 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
     # For the backends.
 
     @abc.abstractmethod
-    def _send(self, messages: Sequence[ModelReadyToDeployMessage], bodies: Sequence[str]) -> list[Sent | HokusaiError]:
+    def _send(
+        self, messages: Sequence[ModelReadyToDeployMessage], bodies: Sequence[str], now: str
+    ) -> list[Sent | HokusaiError]:
         """
-        Hand the serialized messages to the broker; the outcome of each, in order.
+        Hand the serialized messages to the broker at ``now`` (a contract timestamp); the outcome of each, in order.
 
         Raises a typed :class:`HokusaiError` when the call as a whole failed (nothing is known to be taken).
         """
@@ -225,13 +228,13 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         bodies = [self._serialize(m, f) for m, f in zip(messages, fields, strict=True)]
         if not bodies:
             return []
-        start = time.perf_counter()
+        start, now = time.perf_counter(), utc_now_timestamp()
         try:
-            outcomes = self._send(messages, bodies)
+            outcomes = self._send(messages, bodies, now)
         except HokusaiError as exc:
             self._count_failed(len(bodies), exc)
             raise
-        duration, now, attempts = elapsed_ms(start), utc_now_timestamp(), self._attempts()
+        duration, attempts = elapsed_ms(start), self._attempts()
         receipts: dict[int, PublishReceipt] = {}
         errors: dict[int, HokusaiError] = {}
         for index, (message, outcome) in enumerate(zip(messages, outcomes, strict=True)):
@@ -264,8 +267,6 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         return {"backend": self.backend, "queue": metric_tag_value(self.queue_name)}
 
     def _record(self, receipts: Sequence[PublishReceipt], duration_ms: float, attempts: int) -> None:
-        from airflow.sdk.observability.stats import Stats
-
         tags = self._metric_tags
         duplicates = sum(1 for r in receipts if r.duplicate)
         if len(receipts) > duplicates:
@@ -277,8 +278,6 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         Stats.timing(QUEUE_PUBLISH_DURATION, duration_ms, tags=tags)
 
     def _count_failed(self, count: int, error: HokusaiError) -> None:
-        from airflow.sdk.observability.stats import Stats
-
         reason = "permanent" if isinstance(error, HokusaiPermanentError) else "retryable"
         try:
             tags = self._metric_tags

@@ -191,7 +191,9 @@ class SqsQueueHook(ModelReadyQueueHook):
             size += entry_size
         yield batch
 
-    def _send(self, messages: Sequence[ModelReadyToDeployMessage], bodies: Sequence[str]) -> list[Sent | HokusaiError]:
+    def _send(
+        self, messages: Sequence[ModelReadyToDeployMessage], bodies: Sequence[str], now: str
+    ) -> list[Sent | HokusaiError]:
         outcomes: list[Sent | HokusaiError | None] = [None] * len(bodies)
         self._retry_attempts = 0
         try:

@@ -166,7 +166,8 @@ class ModelReadyToDeployMessage(BaseModel):
     @property
     def message_id(self) -> str:
         """Deterministic id of this announcement; consumers and the queue hooks deduplicate on it."""
-        return message_id_for(self.model_name, self.model_version)
+        # The tag, when present, was checked against the computed id at validation: reading it saves a hash.
+        return (self.tags or {}).get(MESSAGE_ID_TAG) or message_id_for(self.model_name, self.model_version)
 
     def to_dict(self) -> dict[str, Any]:
         """The flat JSON object, absent optional fields left out."""
