@@ -12,12 +12,12 @@ are killed and cut off, then drain the queues and count what arrived.
   thread SIGKILLs the proxy (open connections reset, port refusing) and starts it again, so queue state survives.
 
 Each version is one "task": ``ModelReadyAnnouncer.announce`` (real ``RedisQueueHook`` / ``SqsQueueHook`` from
-``get_queue_hook``, receipts written back) retried as Airflow would retry a task on a
-:class:`HokusaiRetryableError` (:func:`run_like_an_airflow_task`); the hook's client retries underneath. The receipt store is the testkit's in-process, thread-safe registry fake
-(:class:`~hokusai_testkit.registry.FakeMLflowRegistry`)
-because a real MLflow server is the bottleneck at this scale; the queue side is never faked. After the chaos stops,
-a reconciliation pass (``ModelReadyAnnouncer.reconcile``) heals tasks that used up their retries, as the
-reconciliation DAG would; then a consumer drains the queue (Redis after one last kill -9 and restart) and reports
+``get_queue_hook``, receipts written back) retried as Airflow would retry a task on a :class:`HokusaiRetryableError`
+(:func:`run_like_an_airflow_task`); the hook's client retries underneath. The receipt store is the testkit's in-
+process, thread-safe registry fake (:class:`~hokusai_testkit.registry.FakeMLflowRegistry`) because a real MLflow
+server is the bottleneck at this scale; the queue side is never faked. After the chaos stops, a reconciliation pass
+(``ModelReadyAnnouncer.reconcile``) heals tasks that used up their retries, as the reconciliation DAG would; then a
+consumer drains the queue (Redis after one last kill -9 and restart) and reports
 delivered unique, lost, duplicates, attempts and p50/p99 announce latency.
 
 Exit status 1 when a version was lost, when Redis or SQS FIFO delivered a duplicate, when a version ends without
