@@ -99,6 +99,27 @@ def _string(node: ast.AST | None, constants: Mapping[str, str]) -> str | None:
     return None
 
 
+def _call_conn_ids(node: ast.Call, constants: dict[str, str]) -> set[str]:
+    """``*conn_id=`` keyword arguments of a call, when they are literals or module constants (not templates)."""
+    values = (_string(k.value, constants) for k in node.keywords if k.arg and k.arg.endswith("conn_id"))
+    return {v for v in values if v and "{{" not in v}
+
+
+def _param_conn_ids(node: ast.Dict, constants: dict[str, str]) -> set[str]:
+    """Defaults of the params (``{"...conn_id...": Param(default)}``) whose name contains ``conn_id``."""
+    ids: set[str] = set()
+    for key, value in zip(node.keys, node.values, strict=True):
+        name = _string(key, constants)
+        if not name or "conn_id" not in name:
+            continue
+        default = value.args[0] if isinstance(value, ast.Call) and value.args else value
+        if isinstance(value, ast.Call):
+            default = next((k.value for k in value.keywords if k.arg == "default"), default)
+        if (conn_id := _string(default, constants)) is not None:
+            ids.add(conn_id)
+    return ids
+
+
 def dag_conn_ids() -> dict[str, set[str]]:
     """
     Connection ids each DAG file uses: ``*conn_id=`` keyword arguments (literals or module constants),
@@ -111,21 +132,9 @@ def dag_conn_ids() -> dict[str, set[str]]:
         ids = {v for k, v in constants.items() if k.upper().endswith("CONN_ID")}
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
-                for keyword in node.keywords:
-                    if keyword.arg and keyword.arg.endswith("conn_id"):
-                        value = _string(keyword.value, constants)
-                        if value and "{{" not in value:
-                            ids.add(value)
-            if isinstance(node, ast.Dict):
-                for key, value in zip(node.keys, node.values, strict=True):
-                    name = _string(key, constants)
-                    if not name or "conn_id" not in name:
-                        continue
-                    default = value.args[0] if isinstance(value, ast.Call) and value.args else value
-                    if isinstance(value, ast.Call):
-                        default = next((k.value for k in value.keywords if k.arg == "default"), default)
-                    if (conn_id := _string(default, constants)) is not None:
-                        ids.add(conn_id)
+                ids |= _call_conn_ids(node, constants)
+            elif isinstance(node, ast.Dict):
+                ids |= _param_conn_ids(node, constants)
         if ids:
             found[path.name] = ids
     return found
