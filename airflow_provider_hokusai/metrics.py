@@ -18,7 +18,7 @@ QUEUE_DUPLICATE = f"{PREFIX}.queue.duplicate"
 #: Counter: publishes that failed for good (after the bounded retries, or at once for a permanent error).
 #: Extra tag ``reason``: ``retryable`` or ``permanent``.
 QUEUE_FAILED = f"{PREFIX}.queue.failed"
-#: Counter: in-task retries of a publish after a connection error or timeout.
+#: Counter: retries the client (redis-py, botocore) made inside one publish, by their number.
 QUEUE_RETRIED = f"{PREFIX}.queue.retried"
 #: Timer (milliseconds): one publish call, retries included, from first attempt to the broker's answer.
 QUEUE_PUBLISH_DURATION = f"{PREFIX}.queue.publish_duration"
