@@ -5,15 +5,12 @@ the queue hooks. Imported on the API server's first request to it, never at plug
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook, Connection
-from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
-from airflow.sdk.log import mask_secret
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,36 +19,9 @@ from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
 from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
 from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings
+from airflow_provider_hokusai.redaction import mask_connection
 
-_MASK_LOCK = threading.Lock()
 _bearer = HTTPBearer(auto_error=False, description="An Airflow API token, when [hokusai] health_require_auth is on.")
-
-
-def _sensitive_values(value: Any, hidden: bool = False) -> Iterator[str]:
-    """The values of ``value`` (a connection extra) under keys Airflow's masker deems sensitive, at any depth."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _sensitive_values(item, hidden or bool(should_hide_value_for_key(str(key))))
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _sensitive_values(item, hidden)
-    elif hidden and value not in (None, "") and not isinstance(value, bool):
-        # Airflow masks string values only; a numeric secret (a PIN) is registered as the text it prints as.
-        yield str(value)
-
-
-def mask_connection(conn: Connection) -> None:
-    """
-    Register ``conn``'s password and sensitive extras, and their URL-quoted forms, with Airflow's secrets masker.
-
-    Broker errors often quote the connection URI, where a password like ``p@ss`` reads ``p%40ss``; Airflow's SDK
-    masks only the raw values. Registering also keeps these values out of the API server's own logs.
-    """
-    secrets = ([conn.password] if conn.password else []) + list(_sensitive_values(conn.extra_dejson))
-    for secret in secrets:
-        # Both quotings: Airflow's get_uri() escapes "/", urllib's default (and so many clients) keeps it.
-        for form in {secret, quote(secret, safe=""), quote(secret)}:
-            mask_secret(form)
 
 
 def _where(url: Any) -> str | None:
@@ -89,13 +59,11 @@ def prepare_connection(conn_id: str) -> str | None:
         conn = BaseHook.get_connection(conn_id)
     except Exception:
         return None
-    # Airflow's masker adds patterns without a lock; checks of several connections run at once.
-    with _MASK_LOCK:
-        mask_connection(conn)
-        try:
-            return describe_target(conn)
-        except Exception:
-            return None
+    mask_connection(conn)
+    try:
+        return describe_target(conn)
+    except Exception:
+        return None
 
 
 def queue_status_for(conn_id: str) -> QueueStatus:

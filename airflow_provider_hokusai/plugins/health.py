@@ -57,14 +57,6 @@ StatusFn = Callable[[str], "QueueStatus"]
 TargetFn = Callable[[str], "str | None"]
 
 _CONN_ID = re.compile(r"^\S{1,250}$")
-# What Airflow's masker cannot know: credentials that are not in the connection's password or sensitive extras.
-# scheme://user:password@host -> scheme://***@host
-_URI_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
-# password=..., X-Amz-Signature=..., aws_secret_access_key=... in query strings, reprs and messages.
-_SECRET_ASSIGNMENT = re.compile(
-    r"(?i)(?P<key>\b[\w-]*(?:password|passwd|pwd|secret|token|signature|credential|api_?key|private_?key)[\w-]*"
-    r"['\"]?\s*[=:]\s*['\"]?)(?P<value>[^\s&,;'\")}]+)"
-)
 # Pydantic's own messages name types and constraints; operators want the option's rule in their words.
 _RULES = {
     "health_timeout_seconds": f"must be a number of seconds > 0 and <= {MAX_TIMEOUT_SECONDS:g}",
@@ -136,18 +128,11 @@ class HealthSettings(BaseModel):
 
 
 def redact_text(text: str) -> str:
-    """
-    ``text`` as it may leave the endpoint: through Airflow's secrets masker, then without URI userinfo and
-    ``key=value`` secrets, cut to :data:`MAX_ERROR_CHARS`.
+    """``text`` as it may leave the endpoint (see :func:`airflow_provider_hokusai.redaction.redact_text`), cut to
+    :data:`MAX_ERROR_CHARS`."""
+    from airflow_provider_hokusai.redaction import redact_text as redact
 
-    :param text: An error message, queue name or target description.
-    """
-    from airflow.sdk._shared.secrets_masker import redact
-
-    text = str(redact(text))
-    text = _URI_USERINFO.sub(r"\g<scheme>***@", text)
-    text = _SECRET_ASSIGNMENT.sub(r"\g<key>***", text)
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+    return redact(text, MAX_ERROR_CHARS)
 
 
 def queue_entry(conn_id: str, status: QueueStatus | None = None, error: str | None = None) -> dict[str, Any]:
