@@ -13,8 +13,9 @@ Exactly-once, as far as the broker allows, rests on three facts:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hokusai import tags as t
@@ -29,6 +30,7 @@ from airflow_provider_hokusai.exceptions import (
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
 from airflow_provider_hokusai.receipts import PublishReceipt, receipt_from_tags, receipt_tags
+from airflow_provider_hokusai.redaction import describe, redact_text
 
 if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 # MLflow caps tag values at 5000 characters (8000 on newer servers); reasons are kept well below either.
 _MAX_REASON = 1000
 
+_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _REQUIRED_EVIDENCE = {
     t.TOKEN_ID: "token_symbol",
     t.BENCHMARK_METRIC: "metric_name",
@@ -56,6 +59,11 @@ class VersionRef:
     model_id: str | None = None
     contributor_address: str | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(model_name, model_version)``."""
+        return self.model_name, self.model_version
 
 
 def message_from_version_tags(
@@ -86,11 +94,10 @@ def message_from_version_tags(
         )
     numbers: dict[str, Any] = {}
     for tag in (t.BENCHMARK_VALUE, t.CURRENT_VALUE):
-        try:
-            numbers[_REQUIRED_EVIDENCE[tag]] = float(version_tags[tag])
-        except ValueError:
-            # Left as text so the contract check names the field and its rule.
-            numbers[_REQUIRED_EVIDENCE[tag]] = version_tags[tag]
+        text = version_tags[tag]
+        # Strictly a decimal number: no "1_000", " 1", "nan" or "inf" that float() would take. Anything else is
+        # left as text so the contract check names the field and its rule.
+        numbers[_REQUIRED_EVIDENCE[tag]] = float(text) if _DECIMAL.fullmatch(text) else text
     return build_model_ready_message(
         model_name=model_name,
         model_version=model_version,
@@ -142,19 +149,20 @@ class ModelReadyAnnouncer:
         """
         Announce one version, or return its existing receipt.
 
+        The version is first resolved in the registry: ``"01"`` and ``1`` are the same version, and only the
+        registry's canonical name and version feed the message id, the dedup keys and the receipt.
+
         :raises HokusaiPermanentError: the version cannot be announced (not validated, bad evidence, missing queue);
             the failure is recorded on the version.
         :raises HokusaiRetryableError: the broker or the registry is unavailable; the failure is recorded on the
             version when the registry is reachable, and a retry is safe (``RegistryUnavailableError`` when the
             version cannot be read at all).
         """
-        version = self._read_version(ref)
+        ref, version = self._read_version(ref)
         existing = receipt_from_tags(version.tags or {})
         if existing is not None:
-            log.info(
-                "%s v%s was already announced (message %s)", ref.model_name, ref.model_version, existing["message_id"]
-            )
-            return AnnouncementResult(ref.model_name, ref.model_version, "already_published", receipt=existing)
+            log.info("%s v%s was already announced (message %s)", *ref.key, existing["message_id"])
+            return AnnouncementResult(*ref.key, "already_published", receipt=existing)
         try:
             receipt = self.queue_hook.publish(self._message(ref, version))
         except HokusaiError as exc:
@@ -163,14 +171,13 @@ class ModelReadyAnnouncer:
         self._record_receipt(ref, receipt)
         log.info(
             "Announced %s v%s as message %s on %s queue %s (duplicate=%s)",
-            ref.model_name,
-            ref.model_version,
+            *ref.key,
             receipt.message_id,
             receipt.backend,
             receipt.queue,
             receipt.duplicate,
         )
-        return AnnouncementResult(ref.model_name, ref.model_version, "published", receipt=receipt.to_dict())
+        return AnnouncementResult(*ref.key, "published", receipt=receipt.to_dict())
 
     def announce_many(self, refs: Iterable[VersionRef]) -> list[AnnouncementResult]:
         """
@@ -182,20 +189,11 @@ class ModelReadyAnnouncer:
         results: list[AnnouncementResult] = []
         pending: list[tuple[VersionRef, ModelReadyToDeployMessage]] = []
         for ref in refs:
-            try:
-                version = self._read_version(ref)
-                existing = receipt_from_tags(version.tags or {})
-                if existing is not None:
-                    results.append(
-                        AnnouncementResult(ref.model_name, ref.model_version, "already_published", receipt=existing)
-                    )
-                    continue
-                message = self._message(ref, version)
-            except (AnnouncementRefusedError, InvalidModelReadyMessage) as exc:
-                self._record_failure(ref, exc)
-                results.append(AnnouncementResult(ref.model_name, ref.model_version, "failed", error=str(exc)))
-                continue
-            pending.append((ref, message))
+            prepared = self._prepare(ref)
+            if isinstance(prepared, AnnouncementResult):
+                results.append(prepared)
+            else:
+                pending.append(prepared)
         if not pending:
             return results
         outcomes: dict[int, PublishReceipt | HokusaiError]
@@ -210,65 +208,46 @@ class ModelReadyAnnouncer:
             results.append(self._settle(ref, outcomes[index]))
         return results
 
+    def _prepare(self, ref: VersionRef) -> AnnouncementResult | tuple[VersionRef, ModelReadyToDeployMessage]:
+        """The message to publish for ``ref`` (canonical), or its result when there is nothing to publish."""
+        try:
+            canonical, version = self._read_version(ref)
+            existing = receipt_from_tags(version.tags or {})
+            if existing is not None:
+                return AnnouncementResult(*canonical.key, "already_published", receipt=existing)
+            return canonical, self._message(canonical, version)
+        except (AnnouncementRefusedError, InvalidModelReadyMessage) as exc:
+            self._record_failure(ref, exc)
+            return AnnouncementResult(*ref.key, "failed", error=redact_text(str(exc)))
+
     def _settle(self, ref: VersionRef, outcome: PublishReceipt | HokusaiError) -> AnnouncementResult:
         """Record one publish outcome on its version."""
         if isinstance(outcome, HokusaiError):
             self._record_failure(ref, outcome)
-            return AnnouncementResult(ref.model_name, ref.model_version, "failed", error=str(outcome))
+            return AnnouncementResult(*ref.key, "failed", error=redact_text(str(outcome)))
         self._record_receipt(ref, outcome)
-        return AnnouncementResult(ref.model_name, ref.model_version, "published", receipt=outcome.to_dict())
+        return AnnouncementResult(*ref.key, "published", receipt=outcome.to_dict())
 
-    def find_unannounced(self, registered_model_name: str | None = None, max_results: int = 1000) -> list[VersionRef]:
-        """Validated versions with no receipt (never announced, or whose announcement failed)."""
-        filter_string = f"tags.`{t.STATUS}` = '{t.STATUS_VALIDATED}'"
-        if registered_model_name:
-            escaped = registered_model_name.replace("'", "\\'")
-            filter_string += f" and name = '{escaped}'"
-        versions = self.mlflow_hook.search_model_versions(filter_string, max_results=max_results)
-        refs = [
-            VersionRef(model_name=v.name, model_version=str(v.version))
-            for v in versions
-            if (v.tags or {}).get(t.STATUS) == t.STATUS_VALIDATED
-            and (v.tags or {}).get(t.ANNOUNCEMENT_STATUS) != t.ANNOUNCEMENT_PUBLISHED
-        ]
-        return sorted(refs, key=lambda r: (r.model_name, int(r.model_version) if r.model_version.isdigit() else 0))
-
-    def reconcile(self, registered_model_name: str | None = None, max_versions: int = 1000) -> dict[str, Any]:
-        """Announce every validated version without a receipt; returns a JSON-serializable summary."""
-        from airflow.sdk.observability.stats import Stats
-
-        from airflow_provider_hokusai.metrics import RECONCILE_FAILED, RECONCILE_FOUND, RECONCILE_PUBLISHED
-
-        refs = self.find_unannounced(registered_model_name, max_results=max_versions)
-        results = self.announce_many(refs)
-        published = [r.to_dict() for r in results if r.outcome == "published"]
-        failed = [r.to_dict() for r in results if r.outcome == "failed"]
-        Stats.incr(RECONCILE_FOUND, len(refs))
-        Stats.incr(RECONCILE_PUBLISHED, len(published))
-        Stats.incr(RECONCILE_FAILED, len(failed))
-        return {"found": len(refs), "published": len(published), "failed": failed, "results": published}
-
-    def _read_version(self, ref: VersionRef) -> Any:
+    def _read_version(self, ref: VersionRef) -> tuple[VersionRef, Any]:
         """
-        The version from the registry, or a typed error: a refusal when it does not exist, a retryable one when
-        the registry cannot be reached.
+        The version from the registry and ``ref`` in the registry's canonical spelling, or a typed error: a refusal
+        when it does not exist, a retryable one when the registry cannot be reached.
         """
         try:
-            return self.mlflow_hook.get_model_version(ref.model_name, ref.model_version)
+            version = self.mlflow_hook.get_model_version(ref.model_name, ref.model_version)
         except HokusaiError:
             raise
         except Exception as exc:
-            if getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            if getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
                 raise AnnouncementRefusedError(
                     f"{ref.model_name} v{ref.model_version} does not exist in the MLflow registry; "
                     "nothing was published"
                 ) from None
-            # Only the error's type: the text of a transport error may carry the URI it was sent to, credentials
-            # included when they were written into it.
             raise RegistryUnavailableError(
                 f"could not read {ref.model_name} v{ref.model_version} from the MLflow registry "
-                f"({type(exc).__name__}); nothing was published and a retry is safe"
+                f"({describe(exc)}); nothing was published and a retry is safe"
             ) from None
+        return replace(ref, model_name=str(version.name), model_version=str(version.version)), version
 
     @staticmethod
     def _message(ref: VersionRef, version: Any) -> ModelReadyToDeployMessage:
@@ -291,19 +270,28 @@ class ModelReadyAnnouncer:
             # duplicate, and then records the receipt.
             raise ReceiptNotRecordedError(
                 f"{ref.model_name} v{ref.model_version} was published as message {receipt.message_id} but its receipt "
-                f"could not be written to MLflow ({type(exc).__name__}); retrying is safe"
-            ) from exc
+                f"could not be written to MLflow ({describe(exc)}); retrying is safe"
+            ) from None
 
     def _record_failure(self, ref: VersionRef, exc: BaseException) -> None:
+        """
+        Tag the version failed with the (redacted) reason, unless it holds a receipt: a worker that read the version
+        before another one published it must not make it look unannounced.
+        """
         kind = "permanent" if isinstance(exc, HokusaiPermanentError) else "retryable"
-        reason = f"{kind}: {type(exc).__name__}: {exc}"[:_MAX_REASON]
+        reason = f"{kind}: {describe(exc)}"[:_MAX_REASON]
+        hook = self.mlflow_hook
         try:
-            self.mlflow_hook.set_model_version_tags(
-                ref.model_name,
-                ref.model_version,
-                {t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_FAILED, t.ANNOUNCEMENT_ERROR: reason},
+            if receipt_from_tags(hook.get_model_version(*ref.key).tags or {}) is not None:
+                log.info("%s v%s keeps its receipt; this attempt failed: %s", *ref.key, reason)
+                return
+            hook.set_model_version_tags(
+                *ref.key, {t.ANNOUNCEMENT_ERROR: reason, t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_FAILED}
             )
+            # A receipt written in between wins: put its status back (the receipt alone already reads published).
+            if receipt_from_tags(hook.get_model_version(*ref.key).tags or {}) is not None:
+                hook.set_model_version_tags(*ref.key, {t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED})
         except Exception:
             # The original error matters more than the bookkeeping; reconciliation still finds the version because
             # it has no receipt.
-            log.warning("Could not tag %s v%s with its announcement failure", ref.model_name, ref.model_version)
+            log.warning("Could not tag %s v%s with its announcement failure", *ref.key)

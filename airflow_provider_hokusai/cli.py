@@ -1,8 +1,8 @@
-"""``hokusai-reconcile``: announce validated model versions that have no receipt, for engineers on call.
+"""``hokusai-reconcile``: announce the model versions owed an announcement, for engineers on call.
 
-Connections come from Airflow as everywhere else (``AIRFLOW_CONN_*`` variables, or the metadata database where
-one is configured). Safe to run any number of times: versions with a receipt are skipped and the queue hooks
-deduplicate on the deterministic message id.
+Connections are resolved exactly as ``airflow connections get`` resolves them (``AIRFLOW_CONN_*`` variables,
+secrets backends, then the metadata database), also outside a task. Safe to run any number of times: versions with
+a receipt are skipped and the queue hooks deduplicate on the deterministic message id.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,12 +23,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mlflow-conn-id", default="mlflow_default", help="Airflow connection of MLflow.")
     parser.add_argument("--model", dest="registered_model_name", help="Only this registered model.")
     parser.add_argument("--max-versions", type=int, default=1000, help="Upper bound of versions handled.")
-    parser.add_argument("--dry-run", action="store_true", help="List what would be announced; publish nothing.")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--dry-run", action="store_true", help="List what would be announced; publish nothing.")
+    action.add_argument(
+        "--backfill", action="store_true", help="Mark validated versions of a registry from before the pending index."
+    )
+    action.add_argument("--check", action="store_true", help="Test both connections (the UI's Test button).")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; prints a JSON summary and exits 1 when any version could not be announced."""
+    """Entry point; prints a JSON summary and exits 1 when any version could not be announced, 2 on an error."""
     args = build_parser().parse_args(argv)
     # stdout carries only the JSON summary, for scripts and jq; Airflow's and MLflow's logs go to stderr.
     with contextlib.redirect_stdout(sys.stderr):
@@ -36,31 +43,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _run(args: argparse.Namespace) -> tuple[int, dict[str, object] | None]:
-    from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+def resolve_connections(*conn_ids: str) -> None:
+    """
+    Make ``conn_ids`` visible to the hooks as ``airflow connections get`` sees them.
+
+    Outside a task the Task SDK looks up connections in ``AIRFLOW_CONN_*`` variables and secrets backends only, not
+    in the metadata database; Airflow core's lookup covers all three, and its answer is handed to the hooks through
+    the process's own ``AIRFLOW_CONN_<ID>`` variable. A connection that is nowhere is left to the hooks' typed error.
+    """
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.models.connection import Connection
+
+    from airflow_provider_hokusai.redaction import mask_connection
+
+    for conn_id in conn_ids:
+        variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+        if variable in os.environ:
+            continue
+        try:
+            conn = Connection.get_connection_from_secrets(conn_id)
+        except AirflowNotFoundException:
+            continue
+        mask_connection(conn)
+        os.environ[variable] = conn.as_json()
+
+
+def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
     from airflow_provider_hokusai.exceptions import HokusaiError
-    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-    from airflow_provider_hokusai.hooks.queue import get_queue_hook
+    from airflow_provider_hokusai.redaction import describe
 
     try:
-        announcer = ModelReadyAnnouncer(
-            MLflowHook(mlflow_conn_id=args.mlflow_conn_id),
-            get_queue_hook(args.queue_conn_id, queue_name=args.queue_name),
-        )
-        if args.dry_run:
-            refs = announcer.find_unannounced(args.registered_model_name, max_results=args.max_versions)
-            summary: dict[str, object] = {
-                "found": len(refs),
-                "would_publish": [{"model_name": r.model_name, "model_version": r.model_version} for r in refs],
-            }
-            failed = False
-        else:
-            result = announcer.reconcile(args.registered_model_name, max_versions=args.max_versions)
-            summary, failed = result, bool(result["failed"])
+        resolve_connections(args.queue_conn_id, args.mlflow_conn_id)
+        return _act(args)
     except HokusaiError as exc:
-        print(f"hokusai-reconcile: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"hokusai-reconcile: {describe(exc)}", file=sys.stderr)
         return 2, None
-    return (1 if failed else 0), summary
+
+
+def _act(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
+    from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+    from airflow_provider_hokusai.hooks.queue import get_queue_hook
+    from airflow_provider_hokusai.reconcile import backfill_pending, find_unannounced, reconcile
+
+    mlflow_hook = MLflowHook(mlflow_conn_id=args.mlflow_conn_id)
+    if args.backfill:
+        return 0, {"marked_pending": backfill_pending(mlflow_hook, args.registered_model_name)}
+    queue_hook = get_queue_hook(args.queue_conn_id, queue_name=args.queue_name)
+    if args.check:
+        checks = {"queue": queue_hook.test_connection(), "mlflow": mlflow_hook.test_connection()}
+        summary = {name: {"ok": ok, "message": text} for name, (ok, text) in checks.items()}
+        return (0 if all(ok for ok, _ in checks.values()) else 1), summary
+    if args.dry_run:
+        owed = find_unannounced(mlflow_hook, args.registered_model_name, args.max_versions)
+        would = [{"model_name": r.model_name, "model_version": r.model_version} for r in owed.refs]
+        return 0, {"found": len(owed.refs), "would_publish": would, "truncated": owed.truncated}
+    result = reconcile(ModelReadyAnnouncer(mlflow_hook, queue_hook), args.registered_model_name, args.max_versions)
+    return (1 if result["failed"] else 0), result
 
 
 if __name__ == "__main__":

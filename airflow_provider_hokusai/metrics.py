@@ -33,6 +33,8 @@ BASELINE_FAILED = f"{PREFIX}.baseline.failed"
 RECONCILE_FOUND = f"{PREFIX}.reconcile.found"
 RECONCILE_PUBLISHED = f"{PREFIX}.reconcile.published"
 RECONCILE_FAILED = f"{PREFIX}.reconcile.failed"
+#: Counter: a reconciliation run stopped at its ``max_versions`` bound with unannounced versions left over.
+RECONCILE_TRUNCATED = f"{PREFIX}.reconcile.truncated"
 
 #: Counter: a release task failed (tags ``dag_id``, ``task_id``).
 TASK_FAILED = f"{PREFIX}.task.failed"
@@ -50,6 +52,7 @@ ALL_METRICS = (
     RECONCILE_FOUND,
     RECONCILE_PUBLISHED,
     RECONCILE_FAILED,
+    RECONCILE_TRUNCATED,
     TASK_FAILED,
     DEADLINE_MISSED,
 )

@@ -106,8 +106,14 @@ def receipt_tags(receipt: PublishReceipt) -> dict[str, str]:
 
 
 def receipt_from_tags(version_tags: Mapping[str, str]) -> dict[str, Any] | None:
-    """The receipt recorded on a version by an earlier successful announcement, if any."""
-    if version_tags.get(t.ANNOUNCEMENT_STATUS) != t.ANNOUNCEMENT_PUBLISHED:
+    """
+    The receipt recorded on a version by an earlier successful announcement, if any.
+
+    A receipt is complete once ``announced_at`` is written (its tags are written in :func:`receipt_tags`' order),
+    whatever the status tag reads since: a failure recorded by a worker racing a successful one must not make a
+    published version look unannounced.
+    """
+    if not (version_tags.get(t.ANNOUNCED_AT) and version_tags.get(t.ANNOUNCEMENT_MESSAGE_ID)):
         return None
     return {
         "message_id": version_tags.get(t.ANNOUNCEMENT_MESSAGE_ID),

@@ -23,10 +23,16 @@ MODEL_ID = "hokusai_model_id"
 EXPERIMENT_NAME = "hokusai_experiment_name"
 CONTRIBUTOR_ADDRESS = "hokusai_contributor_address"
 
-# Announcement bookkeeping written by PublishModelReadyOperator / reconciliation.
+# Announcement bookkeeping written by PublishModelReadyOperator / reconciliation. The status is also the pending
+# index reconciliation searches: "pending" from registration until the receipt ("published") or a failure ("failed").
+# A version is announced when its receipt is complete (message id and announced_at), whatever the status reads: a
+# failure never overwrites a receipt, so once published a version stays published.
 ANNOUNCEMENT_STATUS = "hokusai_announcement_status"
+ANNOUNCEMENT_PENDING = "pending"
 ANNOUNCEMENT_PUBLISHED = "published"
 ANNOUNCEMENT_FAILED = "failed"
+#: Status values reconciliation looks for (the pending index).
+UNANNOUNCED_STATUSES = (ANNOUNCEMENT_PENDING, ANNOUNCEMENT_FAILED)
 ANNOUNCEMENT_MESSAGE_ID = "hokusai_announcement_message_id"
 ANNOUNCEMENT_BACKEND = "hokusai_announcement_backend"
 ANNOUNCEMENT_QUEUE = "hokusai_announcement_queue"

@@ -16,7 +16,7 @@ Each version is one "task": ``ModelReadyAnnouncer.announce`` (real ``RedisQueueH
 (:func:`run_like_an_airflow_task`); the hook's client retries underneath. The receipt store is the testkit's in-
 process, thread-safe registry fake (:class:`~hokusai_testkit.registry.FakeMLflowRegistry`) because a real MLflow
 server is the bottleneck at this scale; the queue side is never faked. After the chaos stops, a reconciliation pass
-(``ModelReadyAnnouncer.reconcile``) heals tasks that used up their retries, as the reconciliation DAG would; then a
+(``reconcile.reconcile``) heals tasks that used up their retries, as the reconciliation DAG would; then a
 consumer drains the queue (Redis after one last kill -9 and restart) and reports
 delivered unique, lost, duplicates, attempts and p50/p99 announce latency.
 
@@ -295,13 +295,15 @@ def reconcile_and_check(
     """Heal what the tasks left behind, then check every version has a receipt naming its own message id."""
     from airflow_provider_hokusai import tags as t
     from airflow_provider_hokusai.messages import message_id_for
+    from airflow_provider_hokusai.receipts import receipt_from_tags
+    from airflow_provider_hokusai.reconcile import reconcile
 
     if result.tasks_failed:
-        summary = announcer.reconcile(max_versions=len(refs) + 1)
+        summary = reconcile(announcer, max_versions=len(refs) + 1)
         result.healed_by_reconciliation = int(summary["published"])
     expected = {message_id_for(n, v) for n, v in refs}
     for version in registry.versions():
-        if version.tags.get(t.ANNOUNCEMENT_STATUS) != t.ANNOUNCEMENT_PUBLISHED:
+        if receipt_from_tags(version.tags) is None:
             result.without_receipt += 1
         elif version.tags.get(t.ANNOUNCEMENT_MESSAGE_ID) != message_id_for(version.name, version.version):
             result.receipt_mismatch += 1

@@ -171,7 +171,8 @@ def create_run(
 
 def validated_tags(**overrides: str | None) -> dict[str, str]:
     """
-    The version tags RegisterModelOperator writes after a passed gate (token ``HOK``, accuracy 0.95 vs 0.9).
+    The version tags RegisterModelOperator writes after a passed gate (token ``HOK``, accuracy 0.95 vs 0.9), the
+    pending mark included.
 
     :param overrides: Tag → value; a value of None drops that tag.
     """
@@ -184,6 +185,7 @@ def validated_tags(**overrides: str | None) -> dict[str, str]:
         t.BENCHMARK_VALUE: "0.9",
         t.CURRENT_VALUE: "0.95",
         t.DIRECTION: "higher_is_better",
+        t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PENDING,
     }
     version_tags.update(overrides)
     return {k: v for k, v in version_tags.items() if v is not None}

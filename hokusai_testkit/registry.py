@@ -31,6 +31,12 @@ _CLAUSE = re.compile(
 )
 
 
+class Page(list["FakeModelVersion"]):
+    """A page of search results and the token of the next one, like MLflow's ``PagedList``."""
+
+    token: str | None = None
+
+
 @dataclass
 class FakeModelVersion:
     """
@@ -198,16 +204,22 @@ class FakeMLflowRegistry:
         """``MlflowClient``'s one-tag write."""
         self.set_model_version_tags(name, version, {key: value})
 
-    def search_model_versions(self, filter_string: str = "", max_results: int = 1000) -> list[FakeModelVersion]:
+    def search_model_versions(
+        self, filter_string: str = "", max_results: int = 1000, page_token: str | None = None
+    ) -> Page:
         """
-        Copies of the versions matching ``filter_string``, in registration order.
+        One page of copies of the versions matching ``filter_string``, in registration order, as MLflow pages them:
+        the page's ``token`` names the next one (None on the last).
 
         :raises ValueError: The filter has a form the fake does not understand.
         """
         clauses = parse_filter(filter_string)
+        start = int(page_token or 0)
         with self._lock:
             found = [v for v in self._versions.values() if all(c.matches(v) for c in clauses)]
-            return [copy.deepcopy(v) for v in found[:max_results]]
+            page = Page(copy.deepcopy(v) for v in found[start : start + max_results])
+        page.token = str(start + max_results) if start + max_results < len(found) else None
+        return page
 
     def tags_of(self, name: str, version: str | int) -> dict[str, str]:
         """A copy of the version's tags."""

@@ -23,6 +23,7 @@ from airflow_provider_hokusai.exceptions import (
     ModelRegistrationTimeout,
 )
 from airflow_provider_hokusai.mlflow_connection import MLflowSettings, redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.redaction import describe, mask_connection
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_hokusai.baseline import BaselineCriteria
 
-__all__ = ["MLflowHook", "ModelSource", "parse_model_uri", "redact_uri"]
+__all__ = ["MLflowHook", "ModelSource", "filter_literal", "parse_model_uri", "redact_uri"]
 
 _RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
 _LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[A-Za-z0-9]+)/?$")
@@ -100,6 +101,8 @@ class MLflowHook(BaseHook):
             raise InvalidMLflowConnection(
                 [("mlflow_conn_id", f"connection {self.mlflow_conn_id!r} is not defined")]
             ) from None
+        # Error texts of MLflow's client quote the URI it called, credentials included when written into it.
+        mask_connection(conn)
         return MLflowSettings.of(conn)
 
     @property
@@ -143,7 +146,7 @@ class MLflowHook(BaseHook):
             self.client.search_experiments(max_results=1)
             self.client.search_registered_models(max_results=1)
         except Exception as exc:
-            return False, f"MLflow at {redact_uri(self.tracking_uri)} is not usable: {type(exc).__name__}: {exc}"
+            return False, f"MLflow at {redact_uri(self.tracking_uri)} is not usable: {describe(exc)}"
         return True, f"Connected to MLflow at {redact_uri(self.tracking_uri)}"
 
     def get_run(self, run_id: str) -> Run:
@@ -174,9 +177,17 @@ class MLflowHook(BaseHook):
         for key, value in tags.items():
             self.client.set_model_version_tag(name, str(version), key, str(value))
 
-    def search_model_versions(self, filter_string: str, max_results: int = 1000) -> list[ModelVersion]:
-        """Model versions matching an MLflow filter string, e.g. ``"name='m' AND run_id='abc'"``."""
-        return list(self.client.search_model_versions(filter_string, max_results=max_results))
+    def search_model_versions(
+        self, filter_string: str, max_results: int = 1000, page_token: str | None = None
+    ) -> list[ModelVersion]:
+        """
+        One page of the model versions matching an MLflow filter string (e.g. ``"name='m' AND run_id='abc'"``),
+        oldest first; the returned list's ``token`` attribute is the next page's token (None on the last page).
+        """
+        found = self.client.search_model_versions(
+            filter_string, max_results=max_results, order_by=["creation_timestamp ASC"], page_token=page_token
+        )
+        return found
 
     def model_version_url(self, name: str, version: str | int) -> str | None:
         """Link to the model version in the MLflow UI, or None when the store has no UI."""
@@ -270,9 +281,11 @@ class MLflowHook(BaseHook):
     def find_model_version(self, name: str, source: ModelSource) -> ModelVersion | None:
         """The oldest existing version of ``name`` registered from the same run and source, if any."""
         if source.run_id:
-            candidates = self.search_model_versions(f"name = {_literal(name)} AND run_id = {_literal(source.run_id)}")
+            candidates = self.search_model_versions(
+                f"name = {filter_literal(name)} AND run_id = {filter_literal(source.run_id)}"
+            )
         else:
-            candidates = self.search_model_versions(f"name = {_literal(name)}")
+            candidates = self.search_model_versions(f"name = {filter_literal(name)}")
         same = [
             v
             for v in candidates
@@ -327,10 +340,14 @@ class MLflowHook(BaseHook):
             time.sleep(poll_interval)
 
 
-def _literal(value: str) -> str:
-    """``value`` as an MLflow filter-string literal; MLflow has no escape, only the choice of quote."""
+def filter_literal(value: str, field: str = "registered_model_name") -> str:
+    """
+    ``value`` as an MLflow filter-string literal; MLflow strips the quotes and has no escape, only their choice.
+
+    :raises InvalidRegistrationInput: ``value`` holds both quote characters, so no literal can hold it.
+    """
     if "'" not in value:
         return f"'{value}'"
     if '"' not in value:
         return f'"{value}"'
-    raise InvalidRegistrationInput([("registered_model_name", "must not contain both ' and \"")])
+    raise InvalidRegistrationInput([(field, "must not contain both ' and \"")])

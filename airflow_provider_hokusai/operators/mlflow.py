@@ -23,6 +23,7 @@ from airflow_provider_hokusai.messages.model_ready import (
     MAX_TAG_VALUE_LENGTH,
     TOKEN_SYMBOL_PATTERN,
 )
+from airflow_provider_hokusai.receipts import receipt_from_tags
 from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
@@ -268,6 +269,10 @@ class RegisterModelOperator(BaseOperator):
         ready = hook.wait_for_model_version_ready(
             name, version.version, timeout=self.await_ready_timeout, poll_interval=self.ready_poll_interval
         )
+        announced = ready.tags or {}
+        if not announced.get(tags.ANNOUNCEMENT_STATUS) and receipt_from_tags(announced) is None:
+            # Written last: the pending index (what reconciliation searches) only lists versions whose evidence is in.
+            version_tags[tags.ANNOUNCEMENT_STATUS] = tags.ANNOUNCEMENT_PENDING
         hook.set_model_version_tags(name, ready.version, version_tags)
         if registration.alias:
             hook.client.set_registered_model_alias(name, registration.alias, str(ready.version))

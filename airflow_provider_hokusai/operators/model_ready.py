@@ -147,7 +147,8 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
     :param mlflow_conn_id: MLflow connection. (templated)
     :param dedup_ttl_seconds: How long the broker-side dedup marker lives (Redis); default from the connection.
     :param publish_retry: Bounded in-task retry of each publish; Airflow's task retries come on top.
-    :return: Summary (XCom): versions ``found`` without a receipt, ``published``, ``failed`` (with reasons).
+    :return: Summary (XCom): versions ``found`` owed an announcement (pending or failed, no receipt),
+        ``published``, ``failed`` (with reasons), ``truncated`` (the ``max_versions`` bound left some for next run).
     """
 
     template_fields: Sequence[str] = (
@@ -185,14 +186,15 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
         self.fail_on_error = fail_on_error
 
     def execute(self, context: Context) -> dict[str, Any]:
-        summary = self._announcer().reconcile(
-            registered_model_name=self.registered_model_name or None, max_versions=int(self.max_versions)
-        )
+        from airflow_provider_hokusai.reconcile import reconcile
+
+        summary = reconcile(self._announcer(), self.registered_model_name or None, max_versions=int(self.max_versions))
         self.log.info(
-            "Reconciliation: %s unannounced, %s published, %s failed",
+            "Reconciliation: %s unannounced, %s published, %s failed%s",
             summary["found"],
             summary["published"],
             len(summary["failed"]),
+            " (stopped at max_versions; the next run continues)" if summary["truncated"] else "",
         )
         if self.fail_on_error and summary["failed"]:
             raise ReconciliationIncompleteError(

@@ -16,6 +16,7 @@ from airflow_provider_hokusai.exceptions import (
     ReceiptNotRecordedError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
+from airflow_provider_hokusai.reconcile import reconcile
 from hokusai_testkit.registry import FakeMLflowRegistry
 
 
@@ -149,12 +150,13 @@ def test_reconcile_announces_only_what_lacks_a_receipt() -> None:
     announcer, mlflow, queue = make()
     for version in ("1", "2", "3"):
         mlflow.add_validated("m", version)
-    mlflow.add_validated("m", "4", **{t.STATUS: "pending"})
+    # Not validated, so registration never put it in the pending index.
+    mlflow.add_validated("m", "4", **{t.STATUS: "pending", t.ANNOUNCEMENT_STATUS: None})
     mlflow.add_validated("m", "5", **{t.CURRENT_VALUE: "0.1"})
     announcer.announce(VersionRef("m", "1"))
-    summary = announcer.reconcile()
+    summary = reconcile(announcer)
     assert summary["found"] == 3  # 2, 3 and the bad 5; 1 has a receipt and 4 is not validated
     assert summary["published"] == 2
     assert [f["model_version"] for f in summary["failed"]] == ["5"]
-    assert announcer.reconcile()["published"] == 0
+    assert reconcile(announcer)["published"] == 0
     assert sorted(m.model_version for m in queue.published) == ["1", "2", "3"]

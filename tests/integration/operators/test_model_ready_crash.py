@@ -22,6 +22,7 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+from airflow_provider_hokusai.reconcile import reconcile as run_reconcile
 from tests.conftest import REPO_ROOT
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version, validated_tags
 from tests.fixtures.sqs import SqsQueues
@@ -92,7 +93,7 @@ def retry(name: str, version: str, conn_id: str, queue: str | None = None) -> di
 
 def reconcile(name: str, conn_id: str, queue: str | None = None) -> dict[str, Any]:
     announcer = ModelReadyAnnouncer(MLflowHook(), get_queue_hook(conn_id, queue_name=queue))
-    return announcer.reconcile(registered_model_name=name)
+    return run_reconcile(announcer, registered_model_name=name)
 
 
 def assert_receipt(name: str, version: str, message_id: str) -> None:

@@ -1,0 +1,126 @@
+"""Reconciliation: find the versions whose announcement is still owed, through the pending index, and announce them.
+
+The index is the ``hokusai_announcement_status`` tag: ``pending`` from registration until the receipt, ``failed``
+after a failed attempt. Reconciliation searches those two values only, a page at a time, so its cost follows the
+number of versions owed an announcement, not the size of the registry. Registries from before the index are
+marked once with :func:`backfill_pending` (``hokusai-reconcile --backfill``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.observability.stats import Stats
+
+from airflow_provider_hokusai import tags as t
+from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
+from airflow_provider_hokusai.exceptions import HokusaiError, RegistryUnavailableError
+from airflow_provider_hokusai.hooks.mlflow import filter_literal
+from airflow_provider_hokusai.metrics import RECONCILE_FAILED, RECONCILE_FOUND, RECONCILE_PUBLISHED, RECONCILE_TRUNCATED
+from airflow_provider_hokusai.receipts import receipt_from_tags
+from airflow_provider_hokusai.redaction import describe
+
+if TYPE_CHECKING:
+    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Unannounced:
+    """The versions owed an announcement, as far as one bounded search went."""
+
+    refs: list[VersionRef]
+    #: True when the bound stopped the search with more versions left to look at.
+    truncated: bool
+
+
+def _pages(hook: MLflowHook, filter_string: str) -> Iterator[list[Any]]:
+    token: str | None = None
+    while True:
+        try:
+            page = hook.search_model_versions(filter_string, max_results=PAGE_SIZE, page_token=token)
+        except HokusaiError:
+            raise
+        except Exception as exc:
+            raise RegistryUnavailableError(
+                f"could not search the MLflow registry ({describe(exc)}); nothing was published and a retry is safe"
+            ) from None
+        yield list(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return
+
+
+def _status_filter(status: str, registered_model_name: str | None) -> str:
+    found = f"tags.`{t.ANNOUNCEMENT_STATUS}` = '{status}'"
+    if registered_model_name:
+        found += f" AND name = {filter_literal(registered_model_name, 'registered_model_name')}"
+    return found
+
+
+def find_unannounced(
+    hook: MLflowHook, registered_model_name: str | None = None, max_versions: int = 1000
+) -> Unannounced:
+    """
+    Versions marked pending or failed that hold no receipt, oldest first, at most ``max_versions`` of them.
+
+    :param registered_model_name: Only this registered model (any name, quotes included).
+    :raises RegistryUnavailableError: the registry could not be searched.
+    """
+    refs: list[VersionRef] = []
+    for status in t.UNANNOUNCED_STATUSES:
+        for page in _pages(hook, _status_filter(status, registered_model_name)):
+            for version in page:
+                if receipt_from_tags(version.tags or {}) is not None:
+                    continue  # a failure recorded after its receipt (a race): announced all the same
+                if len(refs) == max_versions:
+                    return Unannounced(refs, truncated=True)
+                refs.append(VersionRef(model_name=str(version.name), model_version=str(version.version)))
+    return Unannounced(refs, truncated=False)
+
+
+def reconcile(
+    announcer: ModelReadyAnnouncer, registered_model_name: str | None = None, max_versions: int = 1000
+) -> dict[str, Any]:
+    """
+    Announce every version owed an announcement (at most ``max_versions``); a JSON-serializable summary.
+
+    ``truncated`` says the bound was hit with versions left over; the next run continues with them.
+    """
+    owed = find_unannounced(announcer.mlflow_hook, registered_model_name, max_versions)
+    results = announcer.announce_many(owed.refs)
+    published = [r.to_dict() for r in results if r.outcome == "published"]
+    failed = [r.to_dict() for r in results if r.outcome == "failed"]
+    Stats.incr(RECONCILE_FOUND, len(owed.refs))
+    Stats.incr(RECONCILE_PUBLISHED, len(published))
+    Stats.incr(RECONCILE_FAILED, len(failed))
+    if owed.truncated:
+        Stats.incr(RECONCILE_TRUNCATED)
+        log.warning("Reconciliation stopped at max_versions=%s; more versions are owed an announcement", max_versions)
+    summary = {"found": len(owed.refs), "published": len(published), "failed": failed, "results": published}
+    return summary | {"truncated": owed.truncated}
+
+
+def backfill_pending(hook: MLflowHook, registered_model_name: str | None = None) -> int:
+    """
+    Mark pending every validated version that has neither a receipt nor an announcement status (registries from
+    before the pending index); returns how many were marked. Safe to run again: marked versions are left alone.
+    """
+    validated = f"tags.`{t.STATUS}` = '{t.STATUS_VALIDATED}'"
+    if registered_model_name:
+        validated += f" AND name = {filter_literal(registered_model_name, 'registered_model_name')}"
+    marked = 0
+    for page in _pages(hook, validated):
+        for version in page:
+            tags = version.tags or {}
+            if tags.get(t.ANNOUNCEMENT_STATUS) or receipt_from_tags(tags) is not None:
+                continue
+            hook.set_model_version_tags(version.name, version.version, {t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PENDING})
+            marked += 1
+    return marked
