@@ -205,3 +205,39 @@ class QueueBatchError(QueuePublishError):
 
 class BaselineComparisonError(HokusaiPermanentError):
     """The candidate's metric and its baseline could not be compared (e.g. a value <= 0, an unknown direction)."""
+
+
+# Signed announcements: keys and verification (airflow_provider_hokusai.signing).
+
+
+class InvalidSigningKey(InvalidInputError, QueuePermanentError):
+    """
+    A signing key that is missing or unusable (undefined connection, no password, too short, bad key id).
+
+    Raised before anything is published; its text names the connection and the rule, never the key itself.
+    """
+
+    subject = "signing key"
+
+
+class InvalidMessageSignature(InvalidModelReadyMessage):
+    """
+    A received message whose signature does not prove it came, unaltered, from a producer holding a configured key.
+
+    A permanent error: the consumer dead-letters the message rather than retrying it. The text names the tag
+    (``tags.signature`` or ``tags.key_id``) and the rule, never key material.
+    """
+
+    subject = "model_ready_to_deploy message signature"
+
+
+class BadSignatureError(InvalidMessageSignature):
+    """The signature is malformed, or does not match the message under the key its ``key_id`` names."""
+
+
+class UnknownSigningKeyError(InvalidMessageSignature):
+    """The message names no key id, or one that is not among the verifier's configured keys."""
+
+
+class UnsignedMessageError(InvalidMessageSignature):
+    """The message carries no signature while the verifier requires one."""

@@ -2,7 +2,9 @@
 Hokusai token deployment: the consumer side of ``model_ready_to_deploy``, as a user would build it.
 
 An event-driven DAG: its schedule is an Asset watched by ``MessageQueueTrigger`` on the SQS queue the release
-pipeline publishes to. Each batch of received messages is validated against the contract, deduplicated per
+pipeline publishes to. Each batch of received messages is verified (when the ``hokusai_sqs`` connection lists
+signing keys in its extra ``signing_conn_ids``: a forged or unsigned message is rejected on its own, the others go
+on; see docs/signing.md), validated against the contract, deduplicated per
 ``model_id`` (only the newest version not yet deployed), and handed to a simulated deployment step that logs
 what a real deployer would do. That logic is in ``hokusai_examples/consumer.py`` beside this file (Airflow puts
 the DAGs folder on ``sys.path``).
@@ -56,14 +58,18 @@ with DAG(
 
     @task
     def plan(triggering_asset_events: Any = None) -> dict[str, Any]:
-        """Validate the received messages and keep one new version per model_id."""
+        """Verify and validate the received messages and keep one new version per model_id."""
         from airflow.sdk import Variable
 
+        from airflow_provider_hokusai.signing_keys import queue_verification_keys
         from hokusai_examples.consumer import bodies_from_asset_events, load_deployed, plan_deployments
 
         events = [e for batch in (triggering_asset_events or {}).values() for e in batch]
         deployed = load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None))
-        return plan_deployments(bodies_from_asset_events(events), deployed).to_dict()
+        # The keys the producers sign with, listed on the queue connection; none listed: the queue is unsigned.
+        keys, required = queue_verification_keys(SQS_CONN_ID)
+        bodies = bodies_from_asset_events(events)
+        return plan_deployments(bodies, deployed, keys=keys, require_signature=required).to_dict()
 
     @task
     def deploy(deployment_plan: dict[str, Any]) -> list[dict[str, str]]:

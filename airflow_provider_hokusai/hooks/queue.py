@@ -214,7 +214,9 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
             raise InvalidQueueMessage(
                 [(field, f"must be a rendered ModelReadyToDeployMessage, not {type(message).__name__}")]
             )
-        body = message.to_json()
+        from airflow_provider_hokusai.signing_keys import queue_signer  # signs when the connection asks for it
+
+        body = queue_signer(self).signed(message).to_json()
         size, limit = self._message_size(message, body), self.max_message_bytes
         if size > limit:
             raise MessageTooLargeError(

@@ -8,12 +8,13 @@ with the example DAGs, not in the provider: a deployer writes its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_hokusai.exceptions import InvalidModelReadyMessage
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from airflow_provider_hokusai.signing import SigningKey, verify_model_ready
 
 
 @dataclass
@@ -56,21 +57,44 @@ def _version_key(version: str) -> tuple[int, str]:
     return (int(version), version) if version.isdigit() else (-1, version)
 
 
-def plan_deployments(bodies: Iterable[str], deployed: Mapping[str, str] | None = None) -> DeploymentPlan:
+def read_message(
+    body: str, keys: Sequence[SigningKey] = (), *, require_signature: bool = True
+) -> ModelReadyToDeployMessage:
+    """
+    One received body as a validated message; its signature verified first when keys are configured.
+
+    :raises InvalidModelReadyMessage: invalid, or (a subclass) unsigned, signed with an unknown key, or forged.
+    """
+    if keys:
+        return verify_model_ready(body, keys, require_signature=require_signature)
+    return ModelReadyToDeployMessage.from_json(body)
+
+
+def plan_deployments(
+    bodies: Iterable[str],
+    deployed: Mapping[str, str] | None = None,
+    *,
+    keys: Sequence[SigningKey] = (),
+    require_signature: bool = True,
+) -> DeploymentPlan:
     """
     Validate each body against the contract and keep, per ``model_id``, only the newest version not yet deployed.
 
     :param bodies: Raw JSON message bodies.
     :param deployed: ``model_id`` → version already deployed (from an earlier run); older or equal versions are
         duplicates.
+    :param keys: Verification keys (``signing_keys.queue_verification_keys``); when given, every body's signature
+        is checked and a forged, unsigned (if ``require_signature``) or unknown-key body is rejected on its own,
+        the rest of the batch going on.
+    :param require_signature: Reject unsigned bodies when ``keys`` are given.
     """
     plan = DeploymentPlan()
     newest: dict[str, ModelReadyToDeployMessage] = {}
     for body in bodies:
         try:
-            message = ModelReadyToDeployMessage.from_json(body)
+            message = read_message(body, keys, require_signature=require_signature)
         except InvalidModelReadyMessage as exc:
-            plan.rejected.append({"reason": str(exc), "body": body[:200]})
+            plan.rejected.append({"reason": str(exc), "error": type(exc).__name__, "body": body[:200]})
             continue
         current = newest.get(message.model_id)
         already = (deployed or {}).get(message.model_id)

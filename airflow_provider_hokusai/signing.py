@@ -1,0 +1,339 @@
+"""
+Signed ``model_ready_to_deploy`` messages: HMAC-SHA256 over a canonical form, carried in the contract's ``tags``.
+
+Pure functions, no I/O (keys are loaded from Airflow by :mod:`~airflow_provider_hokusai.signing_keys`). The
+algorithm, byte for byte, with a test vector, is in ``docs/signing.md``; in short:
+
+1. Take the message as a JSON object and drop ``tags.signature`` (``tags.key_id`` stays: it is signed too).
+2. Serialize it canonically, as RFC 8785 (JCS) does: keys sorted by UTF-16 code units, no whitespace, strings as
+   ECMAScript's ``JSON.stringify`` writes them, numbers as ECMAScript writes the IEEE-754 double (``2.0`` -> ``2``),
+   UTF-8. The canonical form is built from the parsed values, never from the received text, so any JSON parser
+   reproduces it.
+3. ``tags.signature = "v1," + base64(HMAC-SHA256(key, canonical bytes))``, ``tags.key_id`` = the key's id.
+
+The signature is a pure function of the message and the key: the same message (same timestamp) signed with the
+same key gives the same body, byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from airflow_provider_hokusai.exceptions import (
+    BadSignatureError,
+    InvalidModelReadyMessage,
+    InvalidSigningKey,
+    UnknownSigningKeyError,
+    UnsignedMessageError,
+)
+from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from airflow_provider_hokusai.messages.model_ready import MAX_TAGS
+from airflow_provider_hokusai.validation import validate
+
+SIGNATURE_TAG = "signature"
+KEY_ID_TAG = "key_id"
+SIGNATURE_TAGS = (KEY_ID_TAG, SIGNATURE_TAG)
+SIGNATURE_SCHEME = "v1"
+KEY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+MIN_SECRET_BYTES = 32
+# "v1," and the standard base64 (with its one "=" of padding) of a 32-byte HMAC-SHA256.
+SIGNATURE_PATTERN = re.compile(r"^v1,[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A received key id is echoed in errors; no more of it than a real one can hold.
+_MAX_ECHO = 64
+
+
+class SigningKey(BaseModel):
+    """
+    One HMAC-SHA256 key: its public id and its secret (the key bytes are the secret's UTF-8 encoding).
+
+    :param key_id: Carried in ``tags.key_id``; 1-64 letters, digits, ``.``, ``_`` or ``-``.
+    :param secret: At least 32 bytes of UTF-8; ``openssl rand -base64 32`` makes a good one. Never printed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: Annotated[str, Field(pattern=KEY_ID_PATTERN)]
+    secret: SecretStr
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        # A short secret is guessable offline from one signed message; the rule names the size, never the value.
+        try:
+            size = len(secret.get_secret_value().encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text") from None
+        if size < MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes of UTF-8 (e.g. openssl rand -base64 32)")
+        return secret
+
+    @property
+    def key_bytes(self) -> bytes:
+        """The HMAC key: the secret's UTF-8 bytes."""
+        return self.secret.get_secret_value().encode("utf-8")
+
+
+def signing_key(key_id: str, secret: str) -> SigningKey:
+    """
+    A validated :class:`SigningKey`.
+
+    :param key_id: The key's public id.
+    :param secret: The key's secret text.
+    :raises InvalidSigningKey: naming ``key_id`` or ``secret`` and the rule broken; the secret is never echoed.
+    """
+    return validate(SigningKey, {"key_id": key_id, "secret": secret}, InvalidSigningKey)
+
+
+def keyring(keys: Iterable[SigningKey] | Mapping[str, str]) -> dict[str, SigningKey]:
+    """
+    Verification keys by id, from :class:`SigningKey` objects or a ``{key_id: secret}`` mapping.
+
+    :param keys: Every key a verifier accepts (during a rotation, the old and the new one).
+    :raises InvalidSigningKey: no key, an invalid one, or one key id given two different secrets.
+    """
+    items = [signing_key(k, s) for k, s in keys.items()] if isinstance(keys, Mapping) else list(keys)
+    ring: dict[str, SigningKey] = {}
+    for index, key in enumerate(items):
+        if not isinstance(key, SigningKey):
+            raise InvalidSigningKey([(f"keys[{index}]", f"must be a SigningKey, not {type(key).__name__}")])
+        if key.key_id in ring and ring[key.key_id] != key:
+            raise InvalidSigningKey([(f"keys[{index}].key_id", f"{key.key_id!r} is given two different secrets")])
+        ring[key.key_id] = key
+    if not ring:
+        raise InvalidSigningKey([("keys", "at least one verification key is needed")])
+    return ring
+
+
+# Canonical form (RFC 8785 / JCS, restricted to what JSON.parse and json.loads agree on).
+
+
+def _string(value: str, field: str) -> str:
+    # json's C string encoder escapes exactly what JSON.stringify escapes (", \, control characters as \b \f \n \r \t
+    # or lower-case \u00xx) and writes the rest as is; a lone surrogate is the one difference, and I-JSON refuses it.
+    if _SURROGATE.search(value):
+        raise InvalidModelReadyMessage([(field, "must be valid Unicode (a lone surrogate cannot be signed)")])
+    return encode_basestring(value)
+
+
+def ecmascript_number(value: float, field: str = "number") -> str:
+    """
+    ``value`` as ECMAScript's ``Number::toString`` (and so ``JSON.stringify``) writes it.
+
+    Python's ``repr`` gives the same shortest round-trip digits; only the layout differs (``2.0`` -> ``2``,
+    ``1e-07`` -> ``1e-7``, ``1e+16`` -> ``10000000000000000``).
+
+    :raises InvalidModelReadyMessage: a non-finite number (JSON has none).
+    """
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidModelReadyMessage([(field, "must be a finite number")])
+    if number == 0:
+        return "0"
+    text = repr(number)
+    if "e" not in text:
+        # Python writes 1e-4 <= |x| < 1e16 without an exponent, a range where ECMAScript does too: only ".0" differs.
+        return text.removesuffix(".0")
+    sign = "-" if number < 0 else ""
+    mantissa, _, exp = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    significant = (whole + fraction).lstrip("0")
+    # n: the value is 0.<digits> x 10**n, the notation of the ECMAScript specification.
+    n = len(whole) - (len(whole + fraction) - len(significant)) + int(exp or 0)
+    digits = significant.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    exponent = f"e{'+' if n - 1 >= 0 else '-'}{abs(n - 1)}"
+    return sign + digits[0] + ("." + digits[1:] if k > 1 else "") + exponent
+
+
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _object(value: Mapping[Any, Any], field: str) -> str:
+    members = []
+    for key in value:
+        if not isinstance(key, str):
+            raise InvalidModelReadyMessage([(field, "object keys must be strings")])
+    # JCS sorts by UTF-16 code units, as JavaScript's default sort does; UTF-16-BE bytes compare in that order, and
+    # ASCII keys (every key of the contract) compare the same either way.
+    ordered = sorted(value) if all(k.isascii() for k in value) else sorted(value, key=_utf16)
+    for key in ordered:
+        members.append(f"{_string(key, field)}:{_canonical(value[key], f'{field}.{key}')}")
+    return "{" + ",".join(members) + "}"
+
+
+def _canonical(value: Any, field: str) -> str:
+    if isinstance(value, str):
+        return _string(value, field)
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return ecmascript_number(value, field)
+    if isinstance(value, Mapping):
+        return _object(value, field)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_canonical(v, f"{field}[{i}]") for i, v in enumerate(value)) + "]"
+    raise InvalidModelReadyMessage([(field, f"a {type(value).__name__} has no JSON form")])
+
+
+def canonical_bytes(payload: Mapping[str, Any]) -> bytes:
+    """
+    The bytes that are signed: ``payload`` without ``tags.signature``, in canonical JSON (RFC 8785), UTF-8.
+
+    :param payload: The message as a JSON object (``message.to_dict()``, or a received body after ``json.loads``).
+    :raises InvalidModelReadyMessage: a value with no canonical form (non-finite number, lone surrogate).
+    """
+    tags = payload.get("tags")
+    if isinstance(tags, Mapping) and SIGNATURE_TAG in tags:
+        payload = {**payload, "tags": {k: v for k, v in tags.items() if k != SIGNATURE_TAG}}
+    return _object(payload, "message").encode("utf-8")
+
+
+def compute_signature(payload: Mapping[str, Any], key: SigningKey) -> str:
+    """``"v1," + base64(HMAC-SHA256(key, canonical_bytes(payload)))``: the value of ``tags.signature``."""
+    mac = hmac.new(key.key_bytes, canonical_bytes(payload), hashlib.sha256).digest()
+    return f"{SIGNATURE_SCHEME},{base64.b64encode(mac).decode('ascii')}"
+
+
+# Producer side.
+
+
+def signature_tags(message: ModelReadyToDeployMessage, key: SigningKey) -> dict[str, str]:
+    """
+    The ``key_id`` and ``signature`` tags of ``message`` signed with ``key`` (also sent as SQS message attributes).
+
+    An existing signature is replaced: the producer signs the message as it publishes it now.
+
+    :raises InvalidModelReadyMessage: ``tags`` has no room left for the two entries (the contract allows 50).
+    """
+    tags = {k: v for k, v in (message.tags or {}).items() if k not in SIGNATURE_TAGS}
+    if len(tags) + len(SIGNATURE_TAGS) > MAX_TAGS:
+        rule = f"has {len(tags)} entries; signing needs {len(SIGNATURE_TAGS)} more and the contract allows {MAX_TAGS}"
+        raise InvalidModelReadyMessage([("tags", rule)])
+    payload = {**message.to_dict(), "tags": {**tags, KEY_ID_TAG: key.key_id}}
+    return {KEY_ID_TAG: key.key_id, SIGNATURE_TAG: compute_signature(payload, key)}
+
+
+def with_signature(message: ModelReadyToDeployMessage, tags: Mapping[str, str]) -> ModelReadyToDeployMessage:
+    """``message`` carrying the signature ``tags`` of :func:`signature_tags` (appended last, replacing old ones)."""
+    kept = {k: v for k, v in (message.tags or {}).items() if k not in SIGNATURE_TAGS}
+    return message.model_copy(update={"tags": {**kept, **tags}})
+
+
+def sign_model_ready(message: ModelReadyToDeployMessage, key: SigningKey) -> ModelReadyToDeployMessage:
+    """
+    ``message`` signed with ``key``; its JSON (``to_json()``) is the body a signing queue hook publishes.
+
+    :raises InvalidModelReadyMessage: ``tags`` has no room for the signature.
+    """
+    return with_signature(message, signature_tags(message, key))
+
+
+# Consumer side.
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which copy of a repeated key wins: refusing them leaves nothing to disagree about.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        repeated = sorted(key for key, count in Counter(k for k, _ in pairs).items() if count > 1)
+        raise InvalidModelReadyMessage([(key[:_MAX_ECHO], "appears more than once") for key in repeated])
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidModelReadyMessage([("message", f"{name} is not a JSON number")])
+
+
+def decode_body(body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+    """
+    A received body as a JSON object; repeated keys, ``NaN``/``Infinity`` and invalid UTF-8 are refused.
+
+    :raises InvalidModelReadyMessage: naming what is wrong.
+    """
+    if isinstance(body, Mapping):
+        return dict(body)
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        payload = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise InvalidModelReadyMessage([("message", "must be UTF-8")]) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidModelReadyMessage([("message", f"is not JSON: {exc.msg} at char {exc.pos}")]) from None
+    except (TypeError, RecursionError):
+        raise InvalidModelReadyMessage([("message", "is not JSON text")]) from None
+    if not isinstance(payload, dict):
+        raise InvalidModelReadyMessage([("message", "must be a JSON object")])
+    return payload
+
+
+def _check_signature(payload: Mapping[str, Any], ring: Mapping[str, SigningKey]) -> None:
+    tags = payload.get("tags")
+    tags = tags if isinstance(tags, Mapping) else {}
+    key_id, signature = tags.get(KEY_ID_TAG), tags.get(SIGNATURE_TAG)
+    if not isinstance(key_id, str):
+        raise UnknownSigningKeyError([(f"tags.{KEY_ID_TAG}", "missing; a signed message names its key")])
+    if key_id not in ring:
+        known = ", ".join(sorted(ring))
+        rule = f"{key_id[:_MAX_ECHO]!r} is not one of the configured verification keys ({known})"
+        raise UnknownSigningKeyError([(f"tags.{KEY_ID_TAG}", rule)])
+    if not isinstance(signature, str) or not SIGNATURE_PATTERN.match(signature):
+        rule = "must be 'v1,' followed by the base64 of an HMAC-SHA256 (44 characters)"
+        raise BadSignatureError([(f"tags.{SIGNATURE_TAG}", rule)])
+    expected = compute_signature(payload, ring[key_id])
+    # Constant time: how much of a guess matched must not show in the verifier's timing.
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
+        rule = f"does not match the message under key {key_id!r}: altered, or not signed with that key"
+        raise BadSignatureError([(f"tags.{SIGNATURE_TAG}", rule)])
+
+
+def verify_model_ready(
+    body: str | bytes | Mapping[str, Any],
+    keys: Iterable[SigningKey] | Mapping[str, str],
+    *,
+    require_signature: bool = True,
+) -> ModelReadyToDeployMessage:
+    """
+    Verify a received body's signature, then validate it against the contract.
+
+    :param body: The body as popped from Redis or received from SQS (text or bytes), or an already decoded object.
+    :param keys: Every key this consumer accepts: :class:`SigningKey` objects or ``{key_id: secret}``.
+    :param require_signature: Refuse unsigned messages (the default). ``False`` accepts them, for the time
+        producers are being switched to signing; a message that carries a signature is verified either way.
+    :return: The validated message (its ``tags`` still carry ``key_id`` and ``signature``).
+    :raises UnsignedMessageError: no signature while one is required.
+    :raises UnknownSigningKeyError: ``tags.key_id`` missing or not among ``keys``.
+    :raises BadSignatureError: ``tags.signature`` malformed or not matching.
+    :raises InvalidModelReadyMessage: not JSON, or not a valid message (every bad field named).
+    :raises InvalidSigningKey: ``keys`` is empty or holds an invalid key.
+    """
+    ring = keyring(keys)
+    payload = decode_body(body)
+    tags = payload.get("tags")
+    signed = isinstance(tags, Mapping) and (SIGNATURE_TAG in tags or KEY_ID_TAG in tags)
+    if signed:
+        _check_signature(payload, ring)
+    elif require_signature:
+        raise UnsignedMessageError([(f"tags.{SIGNATURE_TAG}", "missing; only signed messages are accepted")])
+    return ModelReadyToDeployMessage.from_json(payload)
