@@ -171,15 +171,14 @@ def _utf16(key: str) -> bytes:
 
 
 def _object(value: Mapping[Any, Any], field: str) -> str:
-    members = []
-    for key in value:
-        if not isinstance(key, str):
-            raise InvalidModelReadyMessage([(field, "object keys must be strings")])
+    # field: the dotted path of this object, "" at the top, so errors name fields as the contract does.
+    where = field or "message"
+    if not all(isinstance(key, str) for key in value):
+        raise InvalidModelReadyMessage([(where, "object keys must be strings")])
     # JCS sorts by UTF-16 code units, as JavaScript's default sort does; UTF-16-BE bytes compare in that order, and
     # ASCII keys (every key of the contract) compare the same either way.
     ordered = sorted(value) if all(k.isascii() for k in value) else sorted(value, key=_utf16)
-    for key in ordered:
-        members.append(f"{_string(key, field)}:{_canonical(value[key], f'{field}.{key}')}")
+    members = [f"{_string(key, where)}:{_canonical(value[key], f'{field}.{key}' if field else key)}" for key in ordered]
     return "{" + ",".join(members) + "}"
 
 
@@ -207,7 +206,7 @@ def canonical_bytes(payload: Mapping[str, Any]) -> bytes:
     tags = payload.get("tags")
     if isinstance(tags, Mapping) and SIGNATURE_TAG in tags:
         payload = {**payload, "tags": {k: v for k, v in tags.items() if k != SIGNATURE_TAG}}
-    return _object(payload, "message").encode("utf-8")
+    return _object(payload, "").encode("utf-8")
 
 
 def compute_signature(payload: Mapping[str, Any], key: SigningKey) -> str:
