@@ -10,7 +10,8 @@ The queue connection opts in with ``{"signing_conn_ids": ["hokusai_signing_2026_
 (a list, or one comma-separated string), newest first: producers sign with the first, verifiers accept any of
 them. ``signature_required`` (default ``true``) tells the example consumer to refuse unsigned messages.
 
-Every secret read is registered with Airflow's secrets masker before anything else happens, so it never reaches a
+Every secret read is registered with Airflow's secrets masker (``airflow.sdk.log.mask_secret``, through
+:func:`~airflow_provider_hokusai.redaction.mask_connection`) before anything else happens, so it never reaches a
 task log; error texts name connections and rules, never key material.
 """
 
@@ -78,14 +79,14 @@ def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey
     :param field: What named it, for the error (``extra.signing_conn_ids[0]``).
     :raises InvalidSigningKey: the connection is not defined, has no password, or its key breaks a rule.
     """
-    from airflow.sdk.log import mask_secret
+    from airflow_provider_hokusai.redaction import mask_connection
 
     conn = _connection(conn_id, field)
     secret = conn.password or ""
-    if secret:
-        # Before validation: a rule broken further down must not leave the secret unmasked for a later log line.
-        mask_secret(secret)
-    else:
+    # Before validation: a rule broken further down must not leave the secret unmasked for a later log line. The
+    # URL-quoted forms are registered too (a base64 secret has "/" and "+").
+    mask_connection(conn)
+    if not secret:
         raise InvalidSigningKey([(field, f"connection {conn_id!r} has no password; the password is the key")])
     try:
         return validate(SigningKey, {"key_id": conn.login or conn_id, "secret": secret}, InvalidSigningKey)
