@@ -128,6 +128,8 @@ class BackendResult:
     task_retries: int = 0
     broker_attempts: int = 0
     tasks_failed: int = 0
+    #: Versions announced by two concurrent tasks (racing workers), on top of the one task every version gets.
+    raced_versions: int = 0
     healed_by_reconciliation: int = 0
     without_receipt: int = 0
     receipt_mismatch: int = 0
@@ -178,6 +180,8 @@ class Settings:
     seed: int = 7
 
 
+# One version in RACE_EVERY is announced by two tasks at once (racing workers).
+RACE_EVERY = 5
 # Airflow's task retries, shortened from minutes to seconds: 8 tries, exponential backoff from 0.4 s capped at 3 s.
 TASK_ATTEMPTS = 8
 TASK_BACKOFF = (0.2, 3.0)
@@ -249,7 +253,8 @@ def announce_all(
 ) -> None:
     """
     Run one task per version, started at a steady pace over ``seconds`` so the chaos cycles overlap the whole run;
-    each task retries the announcement like Airflow retries a task.
+    each task retries the announcement like Airflow retries a task. Every :data:`RACE_EVERY`-th version gets a second
+    task started at the same moment: two workers racing on one version, as overlapping DAG runs would.
     """
     from airflow_provider_hokusai.announce import VersionRef
 
@@ -280,8 +285,11 @@ def announce_all(
                     result.unexpected_errors[error or "?"] = result.unexpected_errors.get(error or "?", 0) + 1
 
     began = time.perf_counter()
+    racing = [(i, n, v) for i, (n, v) in enumerate(refs) if i % RACE_EVERY == 0]
+    result.raced_versions = len(racing)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="task") as pool:
-        for future in [pool.submit(task, i, n, v) for i, (n, v) in enumerate(refs)]:
+        jobs = sorted([(i, n, v) for i, (n, v) in enumerate(refs)] + racing)
+        for future in [pool.submit(task, i, n, v) for i, n, v in jobs]:
             future.result()
     result.announce_seconds = round(time.perf_counter() - began, 2)
     result.latency_p50_ms = round(_percentile(latencies, 0.5), 2)
@@ -488,14 +496,15 @@ def run(settings: Settings) -> list[BackendResult]:
 
 def render(results: list[BackendResult]) -> str:
     header = (
-        f"{'backend':13} {'versions':>8} {'unique':>7} {'lost':>5} {'dups':>5} {'task att':>8} {'retries':>7} "
-        f"{'healed':>6} {'no rcpt':>7} {'chaos':>5} {'p50 ms':>8} {'p99 ms':>9} {'s':>6}  verdict"
+        f"{'backend':13} {'versions':>8} {'raced':>5} {'unique':>7} {'lost':>5} {'dups':>5} {'task att':>8} "
+        f"{'retries':>7} {'healed':>6} {'no rcpt':>7} {'chaos':>5} {'p50 ms':>8} {'p99 ms':>9} {'s':>6}  verdict"
     )
     lines = [header, "-" * len(header)]
     for r in results:
         dups = f"{r.duplicates}{'*' if r.duplicates and r.duplicates_allowed else ''}"
         lines.append(
-            f"{r.backend:13} {r.versions:>8} {r.delivered_unique:>7} {r.lost:>5} {dups:>5} {r.task_attempts:>8} "
+            f"{r.backend:13} {r.versions:>8} {r.raced_versions:>5} {r.delivered_unique:>7} {r.lost:>5} {dups:>5} "
+            f"{r.task_attempts:>8} "
             f"{r.task_retries:>7} {r.healed_by_reconciliation:>6} {r.without_receipt:>7} {r.chaos_cycles:>5} "
             f"{r.latency_p50_ms:>8.1f} {r.latency_p99_ms:>9.1f} {r.wall_seconds:>6.1f}  {'ok' if r.ok else 'FAIL'}"
         )
