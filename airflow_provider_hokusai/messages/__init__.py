@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_hokusai.messages.limits import MAX_SAFE_INTEGER, parse_tag_number
 from airflow_provider_hokusai.messages.model_ready import (
     MESSAGE_ID_TAG,
     MESSAGE_TYPE,
@@ -14,6 +15,7 @@ from airflow_provider_hokusai.messages.model_ready import (
 from airflow_provider_hokusai.messages.schema import SCHEMA_PATH, load_schema
 
 __all__ = [
+    "MAX_SAFE_INTEGER",
     "MESSAGE_ID_TAG",
     "MESSAGE_TYPE",
     "MESSAGE_VERSION",
@@ -22,5 +24,6 @@ __all__ = [
     "build_model_ready_message",
     "load_schema",
     "message_id_for",
+    "parse_tag_number",
     "utc_now_timestamp",
 ]

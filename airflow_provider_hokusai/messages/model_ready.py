@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,17 +28,25 @@ from pydantic.json_schema import SkipJsonSchema
 
 from airflow_provider_hokusai.baseline import Direction, compare
 from airflow_provider_hokusai.exceptions import InvalidBaselineInput, InvalidModelReadyMessage
+from airflow_provider_hokusai.messages.limits import (
+    MAX_SAFE_INTEGER,
+    NOT_BLANK_PATTERN,
+    SAFE_NUMBER_RULE,
+    deployer_text,
+)
 
 MESSAGE_TYPE = "model_ready_to_deploy"
 MESSAGE_VERSION = "1.0"
 TOKEN_SYMBOL_PATTERN = r"^[A-Z0-9-]{1,10}$"
 CONTRIBUTOR_ADDRESS_PATTERN = r"^0x[a-fA-F0-9]{40}$"
-TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
+# [0-9], not \d: \d is any script's digit in Python and Rust regexes, ASCII only in the deployer's JavaScript.
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
 MESSAGE_ID_TAG = "message_id"
 MAX_TAGS = 50
 MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 1024
 MAX_NAME_LENGTH = 512
+MAX_VERSION_LENGTH = 64
 
 # A fixed namespace: the same (model_name, model_version) yields the same message id on every machine, forever.
 MESSAGE_ID_NAMESPACE = uuid.UUID("5d2c3c9e-6f0a-5b8e-9a51-6b6f6b757361")
@@ -49,7 +58,9 @@ def message_id_for(model_name: str, model_version: str | int) -> str:
 
 
 def _upper(value: Any) -> Any:
-    return value.upper() if isinstance(value, str) else value
+    # ASCII only: str.upper() folds "\u0131" (dotless i) to "I" and "\u00df" to "SS", which would turn a non-ASCII
+    # symbol into a valid, different one; left as they are, such symbols fail the pattern.
+    return value.upper() if isinstance(value, str) and value.isascii() else value
 
 
 def _version_to_str(value: Any) -> Any:
@@ -72,10 +83,22 @@ def utc_now_timestamp() -> str:
     return _utc_timestamp(datetime.now(UTC))
 
 
-NonEmptyStr = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
-PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
-TagKey = Annotated[str, Field(min_length=1, max_length=MAX_TAG_KEY_LENGTH)]
-TagValue = Annotated[str, Field(max_length=MAX_TAG_VALUE_LENGTH)]
+# Lengths are checked twice: in code points by pydantic (what the JSON Schema can say) and in UTF-16 code units by
+# deployer_text (what the deployer's JavaScript counts). Names and ids must not be blank: the deployer trims them.
+NonBlankStr = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_NAME_LENGTH, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+    AfterValidator(deployer_text(MAX_NAME_LENGTH, not_blank=True)),
+]
+# Joi.number() refuses unsafe numbers: beyond 2^53 - 1 the deployer would answer "number.unsafe".
+PositiveNumber = Annotated[float, Field(gt=0, le=MAX_SAFE_INTEGER, allow_inf_nan=False, strict=True)]
+TagKey = Annotated[
+    str, Field(min_length=1, max_length=MAX_TAG_KEY_LENGTH), AfterValidator(deployer_text(MAX_TAG_KEY_LENGTH))
+]
+# Joi.string() refuses "" unless allow("") is set: a tag value is a non-empty string.
+TagValue = Annotated[
+    str, Field(min_length=1, max_length=MAX_TAG_VALUE_LENGTH), AfterValidator(deployer_text(MAX_TAG_VALUE_LENGTH))
+]
 
 _OPTIONAL_FIELDS = ("contributor_address", "experiment_name", "tags")
 
@@ -109,25 +132,28 @@ class ModelReadyToDeployMessage(BaseModel):
         json_schema_extra=_wire_schema,
     )
 
-    model_id: NonEmptyStr = Field(description="Stable identity of the model across versions.")
+    model_id: NonBlankStr = Field(description="Stable identity of the model across versions.")
     token_symbol: Annotated[str, BeforeValidator(_upper), Field(pattern=TOKEN_SYMBOL_PATTERN)] = Field(
         description="Symbol of the model's token; upper case."
     )
-    metric_name: NonEmptyStr = Field(description="Name of the benchmark metric.")
+    metric_name: NonBlankStr = Field(description="Name of the benchmark metric.")
     baseline_value: PositiveNumber = Field(description="Baseline value the model had to beat.")
     current_value: PositiveNumber = Field(description="The model version's value of the metric.")
-    model_name: NonEmptyStr = Field(description="Registered model name in MLflow.")
-    model_version: Annotated[str, BeforeValidator(_version_to_str), Field(min_length=1, max_length=64)] = Field(
-        description="Registered model version, as a string."
-    )
-    mlflow_run_id: NonEmptyStr = Field(description="MLflow run that produced the model.")
+    model_name: NonBlankStr = Field(description="Registered model name in MLflow.")
+    model_version: Annotated[
+        str,
+        BeforeValidator(_version_to_str),
+        Field(min_length=1, max_length=MAX_VERSION_LENGTH, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+        AfterValidator(deployer_text(MAX_VERSION_LENGTH, not_blank=True)),
+    ] = Field(description="Registered model version, as a string.")
+    mlflow_run_id: NonBlankStr = Field(description="MLflow run that produced the model.")
     improvement_percentage: PositiveNumber = Field(
         description="Direction-aware improvement over the baseline, in percent of the baseline."
     )
     contributor_address: Annotated[str, Field(pattern=CONTRIBUTOR_ADDRESS_PATTERN)] | SkipJsonSchema[None] = Field(
         default=None, description="Contributor's wallet address."
     )
-    experiment_name: NonEmptyStr | SkipJsonSchema[None] = Field(default=None, description="MLflow experiment.")
+    experiment_name: NonBlankStr | SkipJsonSchema[None] = Field(default=None, description="MLflow experiment.")
     tags: Annotated[dict[TagKey, TagValue], Field(max_length=MAX_TAGS)] | SkipJsonSchema[None] = Field(
         default=None, description="Extensibility slot for string metadata; carries message_id."
     )
@@ -207,6 +233,8 @@ def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
         rule = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             rule = "unknown key; the contract allows no other keys"
+        elif err["type"] == "less_than_equal":
+            rule = SAFE_NUMBER_RULE
         errors.append((loc, rule))
     return errors
 

@@ -18,6 +18,7 @@ from airflow_provider_hokusai.messages import (
     load_schema,
     message_id_for,
 )
+from airflow_provider_hokusai.messages.limits import is_blank
 from airflow_provider_hokusai.messages.schema import render_schema
 
 VALIDATOR = jsonschema.Draft202012Validator(load_schema())
@@ -193,11 +194,13 @@ def test_message_is_frozen() -> None:
 # --- property-based: everything the package builds is valid, everything invalid is refused -------------------
 
 symbols = st.from_regex(r"\A[A-Za-z0-9-]{1,10}\Z")
-names = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40)
+# Non-blank: the deployer trims names and ids (see test_deployer_limits.py for the whole input space).
+names = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40).filter(lambda s: not is_blank(s))
 positive = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False)
 metric_names = st.sampled_from(["accuracy", "auroc", "f1", "r2", "mse", "val_rmse", "mae", "log_loss", "huber_loss"])
 addresses = st.none() | st.from_regex(r"\A0x[a-fA-F0-9]{40}\Z")
-tag_dicts = st.none() | st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=40), max_size=5)
+# Tag values are non-empty strings: the deployer's Joi.string() refuses "".
+tag_dicts = st.none() | st.dictionaries(st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=40), max_size=5)
 times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 
 
