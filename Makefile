@@ -36,7 +36,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run $(ARGS)
 
 lock: $(STAMP)
-	$(UV) pip compile requirements/requirements.in --python-version 3.11 -o requirements/lock.txt
+	$(UV) pip compile requirements/requirements.in --python-version 3.11 --custom-compile-command "make lock" -o requirements/lock.txt
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
