@@ -3,6 +3,8 @@ All the benchmarks in one run (``make bench``), printed as one table of ratios a
 same run, in alternating rounds, medians taken.
 
 * **publish** — ``RedisQueueHook.publish`` / ``SqsQueueHook.publish`` vs the raw client call (:mod:`bench.publish`).
+* **signing** — the same publish on a signing connection (``signing_conn_ids``) vs the unsigned publish, in the same
+  rounds: signing's cost in µs per publish and the ratio signed / unsigned.
 * **operator** — ``PublishModelReadyOperator.execute`` vs the official ``SqsPublishOperator.execute`` on the same
   message body, attributes and moto endpoint (standard queue). Ours reads the version from MLflow and writes the
   receipt back; its registry is MLflow's embedded sqlite store (``sqlite:///...``, the same code path as a server
@@ -382,6 +384,11 @@ def publish_rows(rounds: int) -> list[dict[str, Any]]:
         row.update(ratio_min=result["ratio_min"], ratio_max=result["ratio_max"], rounds=result["rounds"])
         row["goal"] = publish.GOALS[call]
         rows.append(row)
+        signed, unsigned = result["signed_median_us"], result["hook_median_us"]
+        signing = _row("signing", f"signed {result['subject']}", "unsigned publish, same run", signed, unsigned,
+                       [result["signing_ratio"]], "µs/call")  # fmt: skip
+        signing["signing_cost_us"] = result["signing_cost_us"]
+        rows.append(signing)
     return rows
 
 
@@ -397,6 +404,8 @@ def render(rows: list[dict[str, Any]]) -> str:
             extra = f"  {r['difference_ms']:+.0f} ms, heavy: {', '.join(r['heavy_modules_added']) or 'none'}"
         if "goal" in r:
             extra = f"  goal <= {r['goal']}"
+        if "signing_cost_us" in r:
+            extra = f"  signing costs {r['signing_cost_us']:+.1f} µs per publish"
         lines.append(
             f"{r['benchmark']:8} {r['subject'][:48]:48} {r['baseline'][:26]:26} {r['ours']:>10.1f} {r['raw']:>10.1f} "
             f"{r['unit']:7} {r['ratio']:>6.2f} {spread:>13}{extra}"
