@@ -178,6 +178,22 @@ class Settings:
     backends: tuple[str, ...] = ("redis", "sqs-fifo", "sqs-standard")
     max_seconds: float = 900.0
     seed: int = 7
+    signed: bool = False
+
+
+# --signed: every queue connection of the run signs with this key (docs/signing.md), every delivered body is verified.
+SIGNING_CONN = "hokusai_reliability_signing"
+SIGNING_KEYS = {"reliability": "reliability-signing-secret-0123456789abcdef"}
+
+
+def signing_extra(settings: Settings) -> dict[str, Any]:
+    """The queue connection extra that turns signing on (and its key connection), or nothing."""
+    if not settings.signed:
+        return {}
+    [(key_id, secret)] = SIGNING_KEYS.items()
+    key = {"conn_type": "generic", "login": key_id, "password": secret}
+    os.environ[f"AIRFLOW_CONN_{SIGNING_CONN.upper()}"] = json.dumps(key)
+    return {"signing_conn_ids": [SIGNING_CONN]}
 
 
 # One version in RACE_EVERY is announced by two tasks at once (racing workers).
@@ -329,12 +345,15 @@ def count_delivered(ids: list[str | None], expected: set[str], result: BackendRe
     result.duplicate_ids = sorted(i for i, c in counts.items() if c > 1)
 
 
-def _message_id_of(body: str | bytes) -> str | None:
-    """The message id of a delivered body, or None when it breaks the contract."""
+def _message_id_of(body: str | bytes, signed: bool = False) -> str | None:
+    """The message id of a delivered body, or None when it breaks the contract (or, signed, fails verification)."""
     from airflow_provider_hokusai.exceptions import InvalidModelReadyMessage
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+    from airflow_provider_hokusai.signing import verify_model_ready
 
     try:
+        if signed:
+            return verify_model_ready(body, SIGNING_KEYS).message_id
         return ModelReadyToDeployMessage.from_json(body).message_id
     except InvalidModelReadyMessage:
         return None
@@ -359,7 +378,12 @@ def run_redis(settings: Settings, deadline: float, workdir: Path) -> BackendResu
                 "host": "127.0.0.1",
                 "port": server.port,
                 # Short timeouts: a killed server resets at once, but a task must not hang on a half-open socket.
-                "extra": {"queue": REDIS_QUEUE, "socket_timeout": 2, "socket_connect_timeout": 1},
+                "extra": {
+                    "queue": REDIS_QUEUE,
+                    "socket_timeout": 2,
+                    "socket_connect_timeout": 1,
+                    **signing_extra(settings),
+                },
             }
         )
         registry = FakeMLflowRegistry()
@@ -379,7 +403,7 @@ def run_redis(settings: Settings, deadline: float, workdir: Path) -> BackendResu
         client = server.client()
         bodies: list[bytes] = client.lrange(REDIS_QUEUE, 0, -1)
         client.close()
-        count_delivered([_message_id_of(b) for b in bodies], expected, result)
+        count_delivered([_message_id_of(b, settings.signed) for b in bodies], expected, result)
         result.finished = time.monotonic() <= deadline
     finally:
         close_shared_pools()
@@ -388,7 +412,7 @@ def run_redis(settings: Settings, deadline: float, workdir: Path) -> BackendResu
     return result
 
 
-def drain_sqs(client: Any, url: str, idle_rounds: int = 3) -> list[str | None]:
+def drain_sqs(client: Any, url: str, idle_rounds: int = 3, signed: bool = False) -> list[str | None]:
     """Receive and delete everything on the queue; returns each message's id (None when it breaks the contract)."""
     ids: list[str | None] = []
     idle = 0
@@ -403,7 +427,7 @@ def drain_sqs(client: Any, url: str, idle_rounds: int = 3) -> list[str | None]:
             continue
         idle = 0
         for message in messages:
-            body_id = _message_id_of(message["Body"])
+            body_id = _message_id_of(message["Body"], signed)
             attribute = message.get("MessageAttributes", {}).get("message_id", {}).get("StringValue")
             # The attribute is how a consumer spots a duplicate without parsing; it must agree with the body.
             ids.append(body_id if body_id is not None and body_id == attribute else None)
@@ -436,6 +460,7 @@ def run_sqs(settings: Settings, deadline: float, backends: Sequence[str]) -> lis
                     "endpoint_url": f"http://127.0.0.1:{proxy.listen}",
                     "region_name": REGION,
                     "config_kwargs": {"connect_timeout": 1, "read_timeout": 5},
+                    **signing_extra(settings),
                 },
             }
         )
@@ -469,7 +494,7 @@ def run_sqs(settings: Settings, deadline: float, backends: Sequence[str]) -> lis
             result.chaos_cycles, result.chaos_downtime_seconds = chaos.cycles, round(chaos.downtime, 2)
             result.chaos_error = repr(chaos.error) if chaos.error else None
             expected = reconcile_and_check(announcer, registry, refs, result)
-            count_delivered(drain_sqs(direct, url), expected, result)
+            count_delivered(drain_sqs(direct, url, signed=settings.signed), expected, result)
             result.finished = time.monotonic() <= deadline
             results.append(result)
     finally:
@@ -540,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"Report path (default {DEFAULT_JSON}).")
     parser.add_argument("--verbose", action="store_true", help="Keep the retry warnings.")
+    parser.add_argument("--signed", action="store_true", help="Sign every message and verify every delivered one.")
     args = parser.parse_args(argv)
     if not 1 <= args.redis_versions <= 100_000 or not 1 <= args.sqs_versions <= 10_000 or not 1 <= args.workers <= 64:
         parser.error("--redis-versions 1-100000, --sqs-versions 1-10000, --workers 1-64")
@@ -553,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         backends=tuple(args.backend or defaults.backends),
         max_seconds=args.max_seconds,
         seed=args.seed,
+        signed=args.signed,
     )
 
     from bench.common import cleanup, isolate_airflow_home
