@@ -13,7 +13,6 @@ Exactly-once, as far as the broker allows, rests on three facts:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,7 @@ from airflow_provider_hokusai.exceptions import (
     ReceiptNotRecordedError,
     RegistryUnavailableError,
 )
-from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
+from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message, parse_tag_number
 from airflow_provider_hokusai.receipts import PublishReceipt, receipt_from_tags, receipt_tags
 from airflow_provider_hokusai.redaction import describe, redact_text
 
@@ -41,7 +40,7 @@ log = logging.getLogger(__name__)
 # MLflow caps tag values at 5000 characters (8000 on newer servers); reasons are kept well below either.
 _MAX_REASON = 1000
 
-_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBERS = {t.BENCHMARK_VALUE: "baseline_value", t.CURRENT_VALUE: "current_value"}
 _REQUIRED_EVIDENCE = {
     t.TOKEN_ID: "token_symbol",
     t.BENCHMARK_METRIC: "metric_name",
@@ -92,12 +91,10 @@ def message_from_version_tags(
         raise AnnouncementRefusedError(
             f"{model_name} v{model_version} lacks the evidence tag(s) {', '.join(missing)}; nothing was published"
         )
-    numbers: dict[str, Any] = {}
-    for tag in (t.BENCHMARK_VALUE, t.CURRENT_VALUE):
-        text = version_tags[tag]
-        # Strictly a decimal number: no "1_000", " 1", "nan" or "inf" that float() would take. Anything else is
-        # left as text so the contract check names the field and its rule.
-        numbers[_REQUIRED_EVIDENCE[tag]] = float(text) if _DECIMAL.fullmatch(text) else text
+    # Strictly JSON numbers: no "1_000", " 1", "nan" or "inf" that float() would take.
+    numbers = {
+        _REQUIRED_EVIDENCE[tag]: parse_tag_number(_REQUIRED_EVIDENCE[tag], version_tags[tag]) for tag in _NUMBERS
+    }
     return build_model_ready_message(
         model_name=model_name,
         model_version=model_version,
