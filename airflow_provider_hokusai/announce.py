@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 # MLflow caps tag values at 5000 characters (8000 on newer servers); reasons are kept well below either.
 _MAX_REASON = 1000
 
-_NUMBERS = {t.BENCHMARK_VALUE: "baseline_value", t.CURRENT_VALUE: "current_value"}
 _REQUIRED_EVIDENCE = {
     t.TOKEN_ID: "token_symbol",
     t.BENCHMARK_METRIC: "metric_name",
@@ -92,9 +91,8 @@ def message_from_version_tags(
             f"{model_name} v{model_version} lacks the evidence tag(s) {', '.join(missing)}; nothing was published"
         )
     # Strictly JSON numbers: no "1_000", " 1", "nan" or "inf" that float() would take.
-    numbers = {
-        _REQUIRED_EVIDENCE[tag]: parse_tag_number(_REQUIRED_EVIDENCE[tag], version_tags[tag]) for tag in _NUMBERS
-    }
+    baseline_value = parse_tag_number("baseline_value", version_tags[t.BENCHMARK_VALUE])
+    current_value = parse_tag_number("current_value", version_tags[t.CURRENT_VALUE])
     return build_model_ready_message(
         model_name=model_name,
         model_version=model_version,
@@ -106,7 +104,8 @@ def message_from_version_tags(
         contributor_address=contributor_address or version_tags.get(t.CONTRIBUTOR_ADDRESS) or None,
         experiment_name=version_tags.get(t.EXPERIMENT_NAME) or None,
         tags=dict(extra_tags or {}),
-        **numbers,
+        baseline_value=baseline_value,
+        current_value=current_value,
     )
 
 
