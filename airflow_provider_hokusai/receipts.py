@@ -55,6 +55,9 @@ class QueueStatus:
     :param last_announcement_at: When a message was last enqueued (not a duplicate): Redis records it with each push;
         None for SQS, which keeps no such record.
     :param error: Why the broker is unreachable or a part of the status is missing; never holds credentials.
+    :param warning: Reachable, but something an operator must know: a Redis whose persistence cannot keep an
+        acknowledged announcement across a restart (``appendonly no``, ``appendfsync no``), or whose persistence
+        could not be read ("persistence unknown"). The health endpoint stays 200 and reports ``degraded``.
     """
 
     backend: str
@@ -66,6 +69,7 @@ class QueueStatus:
     dead_letter_depth: int | None = None
     error: str | None = None
     last_announcement_at: str | None = None
+    warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

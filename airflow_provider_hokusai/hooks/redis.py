@@ -367,10 +367,16 @@ class RedisQueueHook(ModelReadyQueueHook):
 
     def queue_status(self) -> QueueStatus:
         """
-        Length of the queue, processing and dead-letter lists, and the last enqueue time, in one round trip.
+        Length of the queue, processing and dead-letter lists, the last enqueue time and the server's persistence,
+        in one round trip.
 
-        Never raises for an unreachable broker or a bad connection: ``reachable=False`` with the error.
+        Never raises for an unreachable broker or a bad connection: ``reachable=False`` with the error. A server
+        that would lose an acknowledged announcement on restart (``appendonly no``, ``appendfsync no``), or whose
+        persistence the connection may not read, gets a ``warning``
+        (:func:`~airflow_provider_hokusai.hooks.redis_persistence.persistence_warning`).
         """
+        from airflow_provider_hokusai.hooks.redis_persistence import CONFIG_PATTERN, persistence_warning
+
         start = time.perf_counter()
         try:
             extra = self.extra
@@ -378,12 +384,29 @@ class RedisQueueHook(ModelReadyQueueHook):
             for name in (self.queue_name, extra.processing_queue, extra.dead_letter_queue):
                 pipe.llen(name)
             pipe.get(self.last_announcement_key)
-            depth, processing, dead, last = pipe.execute()
+            pipe.info("persistence")
+            pipe.config_get(CONFIG_PATTERN)
+            # Errors come back as values: an ACL that refuses INFO or CONFIG must not make the queue unreachable,
+            # while a failing LLEN/GET (e.g. a key of the wrong type) still does.
+            *reads, info, config = pipe.execute(raise_on_error=False)
+            failed = next((r for r in reads if isinstance(r, Exception)), None)
+            if failed is not None:
+                raise failed
+            depth, processing, dead, last = reads
         except Exception as exc:
             return QueueStatus(self.backend, self._queue_or_arg(), reachable=False, error=describe_error(exc))
         last_at = _text(last) if last is not None else None
         return QueueStatus(
-            self.backend, self.queue_name, True, elapsed_ms(start), depth, processing, dead, None, last_at
+            self.backend,
+            self.queue_name,
+            True,
+            elapsed_ms(start),
+            depth,
+            processing,
+            dead,
+            None,
+            last_at,
+            persistence_warning(info, config),
         )
 
     def test_connection(self) -> tuple[bool, str]:

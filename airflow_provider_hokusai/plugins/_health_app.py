@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
 from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
-from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings
+from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings, summarize
 from airflow_provider_hokusai.redaction import mask_connection
 
 _bearer = HTTPBearer(auto_error=False, description="An Airflow API token, when [hokusai] health_require_auth is on.")
@@ -113,7 +113,10 @@ def create_app(
         summary="Queue health",
         response_model=None,
         responses={
-            200: {"description": "Every configured queue is reachable and reports no error."},
+            200: {
+                "description": "Every configured queue is reachable and reports no error: status healthy, or "
+                "degraded when a queue has a warning (listed in warnings; e.g. a Redis without persistence)."
+            },
             401: {"description": "Authentication required ([hokusai] health_require_auth)."},
             500: {"description": "The [hokusai] configuration is invalid; no queue was checked."},
             503: {"description": "At least one queue is unreachable, failing or timed out."},
@@ -121,13 +124,14 @@ def create_app(
     )
     async def health(settings: Annotated[HealthSettings, Depends(settings_for)]) -> JSONResponse:
         queues = await checker.check(settings)
-        healthy = all(q["healthy"] for q in queues)
+        status, warnings, code = summarize(queues)
         body = {
-            "status": "healthy" if healthy else "unhealthy",
+            "status": status,
             "checked_at": datetime.now(UTC).isoformat(),
             "timeout_seconds": settings.health_timeout_seconds,
+            "warnings": warnings,
             "queues": queues,
         }
-        return JSONResponse(body, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
+        return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
 
     return app

@@ -4,9 +4,9 @@ Queue health endpoint: ``GET /hokusai/health`` in the Airflow API server.
 :class:`HokusaiPlugin` mounts a small FastAPI app under ``/hokusai``. For every queue connection listed in
 ``[hokusai] health_queue_conn_ids`` it reports the queue's
 :class:`~airflow_provider_hokusai.hooks.queue.QueueStatus` (reachability, round-trip latency, depths, last
-announcement time) plus the connection id and a ``healthy`` flag. The answer is HTTP 200 when every queue is
-healthy, 503 otherwise (also when one check hangs), and 500 without any queue detail when the ``[hokusai]``
-section itself is invalid.
+announcement time, a ``warning``) plus the connection id and a ``healthy`` flag. The answer is HTTP 200 when
+every queue is reachable without error ("healthy", or "degraded" when one has a warning), 503 otherwise (also
+when one check hangs), and 500 without any queue detail when the ``[hokusai]`` section itself is invalid.
 
 Bounded time: each queue is checked in its own daemon thread, all at once, and the request waits at most
 ``[hokusai] health_timeout_seconds`` for them; a broker that accepts the connection and never answers shows up
@@ -152,6 +152,22 @@ def queue_entry(conn_id: str, status: QueueStatus | None = None, error: str | No
     fields = {key: redact_text(value) if isinstance(value, str) else value for key, value in fields.items()}
     # An error with a reachable broker (a missing dead-letter queue) still needs someone to look.
     return {"conn_id": conn_id, "healthy": fields["reachable"] and fields["error"] is None, **fields}
+
+
+def summarize(queues: list[dict[str, Any]]) -> tuple[str, list[str], int]:
+    """
+    The answer's ``status``, ``warnings`` and HTTP code from its queue entries.
+
+    ``healthy`` (200): every queue reachable, without error or warning. ``degraded`` (200): every queue reachable
+    and without error, but one has a warning, e.g. a Redis that loses acknowledged announcements on restart; a
+    probe alerts on the status or on a non-empty ``warnings`` (each ``"<conn_id>: <warning>"``), while load
+    balancers that look at the code only keep routing. ``unhealthy`` (503): a queue is unreachable, failing or
+    timed out.
+    """
+    warnings = [f"{q['conn_id']}: {q['warning']}" for q in queues if q.get("warning")]
+    if not all(q["healthy"] for q in queues):
+        return "unhealthy", warnings, 503
+    return ("degraded" if warnings else "healthy"), warnings, 200
 
 
 class HealthChecker:

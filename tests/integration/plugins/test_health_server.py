@@ -44,13 +44,14 @@ def entries(response: httpx.Response) -> dict[str, dict[str, Any]]:
 def test_healthy_broker_200_with_depths(
     health_server: HealthServer, redis_process_factory: Callable[..., RedisProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    redis = redis_process_factory(password=PASSWORD)
+    # Durable (AOF, appendfsync always): a server without persistence is reported "degraded" (see below).
+    redis = redis_process_factory(password=PASSWORD, durable=True)
     configure(monkeypatch, health_redis=redis.uri())
 
     response = get_health(health_server)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["status"] == "healthy"
+    assert (body["status"], body["warnings"]) == ("healthy", [])
     entry = entries(response)["health_redis"]
     assert entry["reachable"] is True
     assert entry["healthy"] is True
@@ -215,3 +216,24 @@ def test_unknown_connection_is_reported_not_raised(
     entry = entries(response)["health_nowhere"]
     assert (entry["reachable"], entry["healthy"]) == (False, False)
     assert "health_nowhere" in entry["error"]
+
+
+def test_redis_without_persistence_is_degraded_200_with_a_warning(
+    health_server: HealthServer, redis_process_factory: Callable[..., RedisProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loss made visible: a probe alerts on "degraded" / ``warnings``; 200 still means every queue is reachable."""
+    volatile = redis_process_factory(password=PASSWORD)  # --appendonly no
+    durable = redis_process_factory(durable=True)
+    configure(monkeypatch, health_volatile=volatile.uri(), health_durable=durable.uri())
+
+    response = get_health(health_server)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "degraded"
+    queues = entries(response)
+    assert queues["health_volatile"]["healthy"] is True
+    assert "appendonly" in queues["health_volatile"]["warning"]
+    assert queues["health_durable"]["warning"] is None
+    assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("health_volatile: ")
+    assert PASSWORD not in response.text

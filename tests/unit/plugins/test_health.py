@@ -30,6 +30,7 @@ from airflow_provider_hokusai.plugins.health import (
     LazyHealthApp,
     queue_entry,
     redact_text,
+    summarize,
 )
 
 PASSWORD = "s3cr3t-Pa55word-7f1d"
@@ -45,6 +46,7 @@ ENTRY_KEYS = {
     "dead_letter_depth",
     "last_announcement_at",
     "error",
+    "warning",
 }
 
 
@@ -446,7 +448,7 @@ def test_app_200_when_all_healthy(client: httpx.AsyncClient, monkeypatch: pytest
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"status", "checked_at", "timeout_seconds", "queues"}
+    assert set(body) == {"status", "checked_at", "timeout_seconds", "warnings", "queues"}
     assert (body["status"], body["timeout_seconds"]) == ("healthy", 2.0)
     assert [q["conn_id"] for q in body["queues"]] == ["a", "b"]
     assert all(set(q) == ENTRY_KEYS for q in body["queues"])
@@ -531,3 +533,24 @@ def test_importing_the_plugin_does_not_import_fastapi_broker_clients_or_hooks() 
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert result.stdout.strip() == ""
+
+
+# Overall status: healthy / degraded (warnings, still 200) / unhealthy (503)
+
+
+def test_summarize_healthy_degraded_unhealthy() -> None:
+    ok = queue_entry("a", _status())
+    warned = queue_entry("b", _status(warning="persistence off (appendonly no): ..."))
+    down = queue_entry("c", error="Connection refused")
+
+    assert summarize([ok]) == ("healthy", [], 200)
+    assert summarize([]) == ("healthy", [], 200)
+    assert summarize([ok, warned]) == ("degraded", ["b: persistence off (appendonly no): ..."], 200)
+    assert summarize([warned, down]) == ("unhealthy", ["b: persistence off (appendonly no): ..."], 503)
+    assert warned["healthy"] is True  # a warning does not make the queue unhealthy
+
+
+def test_warning_is_redacted() -> None:
+    secret = _unique_secret()
+    entry = queue_entry("q", _status(warning=f"persistence unknown at redis://u:{secret}@h:6379"))
+    assert secret not in json.dumps(entry) and entry["warning"].startswith("persistence unknown")
