@@ -18,14 +18,24 @@ from airflow_provider_hokusai.exceptions import InvalidInputError
 M = TypeVar("M", bound=BaseModel)
 
 
-def field_errors(exc: ValidationError, *, prefix: str = "", unions: Collection[str] = ()) -> list[tuple[str, str]]:
+def field_errors(
+    exc: ValidationError,
+    *,
+    prefix: str = "",
+    unions: Collection[str] = (),
+    root: str = "input",
+    rules: Mapping[str, str] | None = None,
+) -> list[tuple[str, str]]:
     """
     ``(field, rule)`` pairs of a pydantic error, with dotted field names.
 
     :param prefix: Put before every field name (``"extra."`` for connection extras).
     :param unions: Fields typed ``X | None``: pydantic reports their errors under the union branch's name, which is
         not a field and is dropped; the ``None`` branch's complaint is dropped too (null is refused elsewhere).
+    :param root: The name of an error about the whole input rather than one field.
+    :param rules: Rule texts that replace pydantic's, by error type (e.g. ``"extra_forbidden"``).
     """
+    rules = {"extra_forbidden": "unknown key; no other keys are allowed", **(rules or {})}
     errors: list[tuple[str, str]] = []
     for err in exc.errors(include_url=False):
         parts = list(err["loc"])
@@ -34,10 +44,8 @@ def field_errors(exc: ValidationError, *, prefix: str = "", unions: Collection[s
                 continue
             del parts[1]
         loc = ".".join(str(p) for p in parts)
-        rule = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if err["type"] == "extra_forbidden":
-            rule = "unknown key; no other keys are allowed"
-        errors.append((f"{prefix}{loc}" if loc else prefix.rstrip(".") or "input", rule))
+        rule = rules.get(err["type"]) or err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        errors.append((f"{prefix}{loc}" if loc else prefix.rstrip(".") or root, rule))
     return errors
 
 

@@ -34,6 +34,7 @@ from airflow_provider_hokusai.messages.limits import (
     SAFE_NUMBER_RULE,
     deployer_text,
 )
+from airflow_provider_hokusai.validation import field_errors
 
 MESSAGE_TYPE = "model_ready_to_deploy"
 MESSAGE_VERSION = "1.0"
@@ -220,23 +221,14 @@ class ModelReadyToDeployMessage(BaseModel):
 
 
 def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    errors = []
-    for err in exc.errors(include_url=False):
-        parts = list(err["loc"])
-        if parts and parts[0] in _OPTIONAL_FIELDS and len(parts) > 1:
-            # Optional fields are "value | None" unions: pydantic reports each branch under its tag at loc[1].
-            # Null is refused by _no_null, so the None branch's complaint is noise and the tag is not a field.
-            if err["type"] == "none_required":
-                continue
-            del parts[1]
-        loc = ".".join(str(p) for p in parts) or "message"
-        rule = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            rule = "unknown key; the contract allows no other keys"
-        elif err["type"] == "less_than_equal":
-            rule = SAFE_NUMBER_RULE
-        errors.append((loc, rule))
-    return errors
+    # Optional fields are "value | None" unions; null is refused by _no_null, so the None branch's complaint is noise.
+    return field_errors(exc, unions=_OPTIONAL_FIELDS, root="message", rules=_CONTRACT_RULES)
+
+
+_CONTRACT_RULES = {
+    "extra_forbidden": "unknown key; the contract allows no other keys",
+    "less_than_equal": SAFE_NUMBER_RULE,
+}
 
 
 def build_model_ready_message(
