@@ -45,6 +45,17 @@ def client(mlflow_conn: MLflowServer) -> Any:
     return MlflowClient(tracking_uri=mlflow_conn.url, registry_uri=mlflow_conn.url)
 
 
+def register_versions(mlflow_conn: MLflowServer, prefix: str, tags: list[dict[str, str]]) -> str:
+    """A fresh registered model with one version per entry of ``tags`` (v1, v2, ...), all from one finished run."""
+    mlflow = client(mlflow_conn)
+    name = unique(prefix)
+    run_id = create_run(mlflow_conn.url, unique(f"{prefix}-exp"), metrics={"accuracy": 0.95})
+    mlflow.create_registered_model(name)
+    for version_tags in tags:
+        mlflow.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=version_tags)
+    return name
+
+
 def test_1_every_spelling_of_a_version_is_one_identity(
     mlflow_conn: MLflowServer, redis_queue_conn: str, redis_server: RedisProcess
 ) -> None:
@@ -87,11 +98,7 @@ def test_3_a_half_failed_batch_records_each_entry(
 ) -> None:
     """One entry of a Redis pipeline refused (its dedup marker key holds a list): the others keep their receipts."""
     mlflow = client(mlflow_conn)
-    name = unique("batch-model")
-    run_id = create_run(mlflow_conn.url, unique("batch-exp"), metrics={"accuracy": 0.95})
-    mlflow.create_registered_model(name)
-    for _ in range(3):
-        mlflow.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=validated_tags())
+    name = register_versions(mlflow_conn, "batch-model", [validated_tags()] * 3)
     hook = get_queue_hook(redis_queue_conn)
     assert isinstance(hook, RedisQueueHook)
     poisoned = hook.dedup_key(message_id_for(name, "2"))
@@ -116,12 +123,7 @@ def test_3_sqs_batch_split_across_calls_keeps_the_taken_half(
     """12 versions, two SendMessageBatch calls, the endpoint dead after the first: 10 receipts, 2 failures, no copy."""
     from bench.tcp_proxy import ProxyProcess
 
-    mlflow = client(mlflow_conn)
-    name = unique("sqs-batch-model")
-    run_id = create_run(mlflow_conn.url, unique("sqs-batch-exp"), metrics={"accuracy": 0.95})
-    mlflow.create_registered_model(name)
-    for _ in range(12):
-        mlflow.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=validated_tags())
+    name = register_versions(mlflow_conn, "sqs-batch-model", [validated_tags()] * 12)
     port = free_port()
     proxy = ProxyProcess(port, sqs_queues.server.port)
     proxy.start()
@@ -151,18 +153,13 @@ def announcer_for_sqs(sqs_queues: Any) -> ModelReadyAnnouncer:
 def test_4_reconciliation_finds_the_oldest_owed_version_past_1100_announced_ones(
     mlflow_conn: MLflowServer, redis_queue_conn: str, redis_server: RedisProcess
 ) -> None:
-    mlflow = client(mlflow_conn)
-    name = unique("it's-a-model")  # a quote, which MLflow's filter syntax cannot escape
-    run_id = create_run(mlflow_conn.url, unique("scale-exp"), metrics={"accuracy": 0.95})
-    mlflow.create_registered_model(name)
-    mlflow.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=validated_tags())  # v1, owed
     receipt = {
         t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED,
         t.ANNOUNCEMENT_MESSAGE_ID: "earlier",
         t.ANNOUNCED_AT: "2026-01-01T00:00:00.000000Z",
     }
-    for _ in range(1100):
-        mlflow.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=validated_tags(**receipt))
+    # v1 is owed its announcement; a quote in the name, which MLflow's filter syntax cannot escape.
+    name = register_versions(mlflow_conn, "it's-a-model", [validated_tags()] + [validated_tags(**receipt)] * 1100)
 
     owed = find_unannounced(MLflowHook(), registered_model_name=name)
     assert ([r.model_version for r in owed.refs], owed.truncated) == (["1"], False)
@@ -172,12 +169,7 @@ def test_4_reconciliation_finds_the_oldest_owed_version_past_1100_announced_ones
 
 
 def test_4_a_bounded_run_says_it_stopped(mlflow_conn: MLflowServer, redis_queue_conn: str) -> None:
-    mlflow = client(mlflow_conn)
-    name = unique("bounded-model")
-    run_id = create_run(mlflow_conn.url, unique("bounded-exp"), metrics={"accuracy": 0.95})
-    mlflow.create_registered_model(name)
-    for _ in range(3):
-        mlflow.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=validated_tags())
+    name = register_versions(mlflow_conn, "bounded-model", [validated_tags()] * 3)
     operator = ReconcileAnnouncementsOperator(
         task_id="reconcile", queue_conn_id=redis_queue_conn, registered_model_name=name, max_versions=2
     )
