@@ -241,3 +241,56 @@ class UnknownSigningKeyError(InvalidMessageSignature):
 
 class UnsignedMessageError(InvalidMessageSignature):
     """The message carries no signature while the verifier requires one."""
+
+
+# MLflow registry webhooks (airflow_provider_hokusai.webhooks and the /hokusai/webhooks receiver).
+
+
+class InvalidWebhookSecrets(InvalidInputError):
+    """
+    The receiver's secrets are missing or unusable (undefined connection, no secret, one too short).
+
+    Its text names the connection field and the rule, never a secret.
+    """
+
+    subject = "MLflow webhook secret configuration"
+
+
+class WebhookRejected(HokusaiPermanentError):
+    """
+    A webhook delivery the receiver refuses; ``status_code`` is the HTTP answer. The text names the header or field
+    and the rule, never a secret nor the presented signature.
+    """
+
+    status_code = 400
+
+
+class WebhookSignatureError(WebhookRejected):
+    """The signature, delivery id or timestamp header is missing or malformed, or no configured secret signed it."""
+
+    status_code = 401
+
+
+class WebhookStaleError(WebhookRejected):
+    """The signed timestamp lies outside the accepted window (a delayed or replayed delivery)."""
+
+    status_code = 401
+
+
+class WebhookReplayError(WebhookRejected):
+    """A delivery id the receiver already recorded within the window."""
+
+    status_code = 409
+
+
+class WebhookPayloadError(InvalidInputError, WebhookRejected):
+    """A signed body that is not the JSON object MLflow sends (names the field and rule)."""
+
+    subject = "MLflow webhook payload"
+    status_code = 400
+
+
+class WebhookTooLargeError(WebhookRejected):
+    """A body larger than the receiver accepts."""
+
+    status_code = 413

@@ -15,6 +15,10 @@ BENCHMARK_VALUE = "benchmark_value"
 # Validation evidence written at registration.
 STATUS = "hokusai_status"
 STATUS_VALIDATED = "validated"
+#: Written by the registry-event path (airflow_provider_hokusai.candidates) on a version that misses its baseline,
+#: with the reason in VALIDATION_ERROR; nothing is published for it.
+STATUS_FAILED = "failed"
+VALIDATION_ERROR = "hokusai_validation_error"
 CURRENT_VALUE = "hokusai_current_value"
 DIRECTION = "hokusai_direction"
 IMPROVEMENT_PERCENTAGE = "hokusai_improvement_percentage"

@@ -14,16 +14,15 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from airflow_provider_hokusai import tags
 from airflow_provider_hokusai.baseline import BaselineEvidence, Direction, compare, infer_direction
+from airflow_provider_hokusai.evidence import evidence_tags, with_pending_mark
 from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook, parse_model_uri
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.messages.model_ready import (
     CONTRIBUTOR_ADDRESS_PATTERN,
     MAX_NAME_LENGTH,
-    MAX_TAG_VALUE_LENGTH,
     TOKEN_SYMBOL_PATTERN,
 )
-from airflow_provider_hokusai.receipts import receipt_from_tags
 from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
@@ -137,28 +136,12 @@ class ModelRegistration(BaseModel):
 
         :raises InvalidRegistrationInput: naming every tag whose value MLflow would refuse as too long.
         """
-        evidence = self.evidence
-        version_tags = {
-            tags.TOKEN_ID: self.token_symbol,
-            tags.BENCHMARK_METRIC: evidence.metric_name,
-            tags.BENCHMARK_VALUE: repr(evidence.baseline_value),
-            tags.CURRENT_VALUE: repr(evidence.current_value),
-            tags.DIRECTION: str(evidence.direction),
-            tags.IMPROVEMENT_PERCENTAGE: repr(evidence.improvement_percentage),
-            tags.RUN_ID: evidence.run_id,
-            tags.MODEL_ID: self.model_id or self.registered_model_name,
-            tags.STATUS: tags.STATUS_VALIDATED,
-        }
-        if evidence.experiment_name:
-            version_tags[tags.EXPERIMENT_NAME] = evidence.experiment_name
-        if self.contributor_address:
-            version_tags[tags.CONTRIBUTOR_ADDRESS] = self.contributor_address
-        too_long = [k for k, v in version_tags.items() if len(v) > MAX_TAG_VALUE_LENGTH]
-        if too_long:
-            raise InvalidRegistrationInput(
-                [(k, f"must be at most {MAX_TAG_VALUE_LENGTH} characters") for k in too_long]
-            )
-        return version_tags
+        return evidence_tags(
+            self.evidence,
+            token_symbol=self.token_symbol,
+            model_id=self.model_id or self.registered_model_name,
+            contributor_address=self.contributor_address,
+        )
 
 
 class RegisterModelOperator(BaseOperator):
@@ -269,10 +252,8 @@ class RegisterModelOperator(BaseOperator):
         ready = hook.wait_for_model_version_ready(
             name, version.version, timeout=self.await_ready_timeout, poll_interval=self.ready_poll_interval
         )
-        announced = ready.tags or {}
-        if not announced.get(tags.ANNOUNCEMENT_STATUS) and receipt_from_tags(announced) is None:
-            # Written last: the pending index (what reconciliation searches) only lists versions whose evidence is in.
-            version_tags[tags.ANNOUNCEMENT_STATUS] = tags.ANNOUNCEMENT_PENDING
+        # The pending mark goes last: the pending index only lists versions whose evidence is in.
+        version_tags = with_pending_mark(version_tags, ready.tags or {})
         hook.set_model_version_tags(name, ready.version, version_tags)
         if registration.alias:
             hook.client.set_registered_model_alias(name, registration.alias, str(ready.version))

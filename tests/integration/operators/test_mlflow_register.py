@@ -102,6 +102,8 @@ def test_register_writes_every_tag_alias_and_returns_xcom(
         tags.EXPERIMENT_NAME: server_logged_model.experiment_name,
         tags.CONTRIBUTOR_ADDRESS: CONTRIBUTOR,
         tags.STATUS: tags.STATUS_VALIDATED,
+        # The pending index: written last, until the announcement's receipt.
+        tags.ANNOUNCEMENT_STATUS: tags.ANNOUNCEMENT_PENDING,
     }
 
 

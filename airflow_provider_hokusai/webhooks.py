@@ -1,0 +1,249 @@
+"""MLflow model-registry webhooks, verified: what a delivery must carry before it becomes an Airflow asset event.
+
+MLflow 3 signs each delivery the Standard Webhooks way: ``X-MLflow-Signature: v1,<base64>`` is the HMAC-SHA256,
+under the webhook's secret, of ``<X-MLflow-Delivery-Id>.<X-MLflow-Timestamp>.<raw body>``. :func:`verify_delivery`
+checks that against every configured secret (rotation: any of them may match) in constant time, refuses a
+timestamp outside the window, then parses the body. Pure: no I/O, no Airflow; the receiver
+(``airflow_provider_hokusai.plugins._webhook_app``) adds the secrets, the replay check and the asset event, and
+:func:`load_webhook_secrets` reads the secrets from an Airflow connection.
+
+Errors name the header or field and the rule; neither the secrets nor the presented signature ever reach a text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_hokusai import tags as t
+from airflow_provider_hokusai.exceptions import (
+    InvalidWebhookSecrets,
+    WebhookPayloadError,
+    WebhookSignatureError,
+    WebhookStaleError,
+)
+
+SIGNATURE_HEADER = "X-MLflow-Signature"
+TIMESTAMP_HEADER = "X-MLflow-Timestamp"
+DELIVERY_ID_HEADER = "X-MLflow-Delivery-Id"
+SIGNATURE_VERSION = "v1"
+#: Deliveries signed longer ago (or further ahead) than this are refused; delivery ids are remembered this long.
+TOLERANCE_SECONDS = 300
+#: Larger bodies are refused (413) before they are read in full; MLflow's payloads are a few KiB.
+MAX_BODY_BYTES = 256 * 1024
+MIN_SECRET_LENGTH = 16
+DEFAULT_CONN_ID = "hokusai_mlflow_webhook"
+#: What the receiver subscribes to and turns into asset events (``entity.action``).
+VERSION_CREATED = "model_version.created"
+VERSION_TAG_SET = "model_version_tag.set"
+SUBSCRIBED_EVENTS = (VERSION_CREATED, VERSION_TAG_SET)
+#: A tag set is an event only when it is one of the upstream platform's candidate tags.
+CANDIDATE_TAGS = frozenset({t.TOKEN_ID, t.BENCHMARK_METRIC, t.BENCHMARK_VALUE})
+
+_DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_TIMESTAMP = re.compile(r"^\d{1,12}$")
+_MAX_NAME = 500
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    """
+    A verified delivery: who sent it (``delivery_id``), when it was signed, and what it says.
+
+    :param event: ``entity.action``, e.g. ``model_version.created``.
+    :param model_name: The registered model's name, when the event is about a model version.
+    :param version: The model version, when the event is about one.
+    :param tag_key: The tag set, for ``model_version_tag.set``.
+    """
+
+    delivery_id: str
+    timestamp: int
+    event: str
+    model_name: str | None = None
+    version: str | None = None
+    tag_key: str | None = None
+
+    def ignored_because(self) -> str | None:
+        """Why the receiver does not turn this event into an asset event; None when it does."""
+        if self.event not in SUBSCRIBED_EVENTS:
+            return f"event {self.event} is not handled"
+        if not (self.model_name and self.version):
+            return f"event {self.event} names no model version"
+        if self.event == VERSION_TAG_SET and self.tag_key not in CANDIDATE_TAGS:
+            return "the tag set is not one of the candidate tags"
+        return None
+
+    def asset_extra(self) -> dict[str, Any]:
+        """The asset event's extra: ``model_name``, ``version``, ``event``, and ``delivery_id`` for replay checks."""
+        return {
+            "model_name": self.model_name,
+            "version": self.version,
+            "event": self.event,
+            "delivery_id": self.delivery_id,
+            "signed_at": self.timestamp,
+        }
+
+
+def sign(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
+    """
+    The ``X-MLflow-Signature`` value MLflow sends for this delivery: ``v1,`` + base64(HMAC-SHA256).
+
+    :param body: The raw request body, exactly as sent.
+    """
+    digest = hmac.new(secret.encode(), b".".join([delivery_id.encode(), timestamp.encode(), body]), hashlib.sha256)
+    return f"{SIGNATURE_VERSION},{base64.b64encode(digest.digest()).decode()}"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    # Starlette's headers are case-insensitive; a plain dict is looked up in either spelling.
+    value = headers.get(name) or headers.get(name.lower())
+    if not value:
+        raise WebhookSignatureError(f"header {name} is missing")
+    return str(value).strip()
+
+
+def _presented(signature_header: str) -> list[bytes]:
+    """The base64 signatures of a ``v1,<b64>`` header (several, space-separated, are allowed), decoded."""
+    found: list[bytes] = []
+    for part in signature_header.split():
+        version, _, encoded = part.partition(",")
+        if version != SIGNATURE_VERSION:
+            continue
+        try:
+            found.append(base64.b64decode(encoded, validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    if not found:
+        raise WebhookSignatureError(f"header {SIGNATURE_HEADER} must hold '{SIGNATURE_VERSION},<base64>'")
+    return found
+
+
+def verify_signature(headers: Mapping[str, str], body: bytes, secrets: Sequence[str], now: float) -> tuple[str, int]:
+    """
+    Check the delivery's signature and timestamp; returns ``(delivery_id, timestamp)``.
+
+    :param headers: The request headers (case-insensitive mapping, or a dict spelled as MLflow sends them).
+    :param body: The raw body.
+    :param secrets: Every accepted secret (current first); any one signing the delivery suffices.
+    :param now: The receiver's clock, in Unix seconds.
+    :raises WebhookSignatureError: a header is missing or malformed, or no secret produced the signature.
+    :raises WebhookStaleError: the timestamp is more than :data:`TOLERANCE_SECONDS` away from ``now``.
+    """
+    signature_header = _header(headers, SIGNATURE_HEADER)
+    delivery_id = _header(headers, DELIVERY_ID_HEADER)
+    timestamp = _header(headers, TIMESTAMP_HEADER)
+    if not _DELIVERY_ID.match(delivery_id):
+        raise WebhookSignatureError(f"header {DELIVERY_ID_HEADER} must be 1-128 characters of [A-Za-z0-9._:-]")
+    if not _TIMESTAMP.match(timestamp):
+        raise WebhookSignatureError(f"header {TIMESTAMP_HEADER} must be Unix seconds")
+    presented = _presented(signature_header)
+    signed = b".".join([delivery_id.encode(), timestamp.encode(), body])
+    matched = False
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+        # Every pair is compared, in constant time each, whatever matched before.
+        for candidate in presented:
+            matched |= hmac.compare_digest(expected, candidate)
+    if not matched:
+        raise WebhookSignatureError(f"header {SIGNATURE_HEADER} does not match the body under any configured secret")
+    if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+        raise WebhookStaleError(f"header {TIMESTAMP_HEADER} is more than {TOLERANCE_SECONDS}s away from now")
+    return delivery_id, int(timestamp)
+
+
+def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise WebhookPayloadError([(f"data.{key}", "must be a non-empty string")])
+    if len(str(value)) > _MAX_NAME:
+        raise WebhookPayloadError([(f"data.{key}", f"must be at most {_MAX_NAME} characters")])
+    return str(value)
+
+
+def parse_event(body: bytes, delivery_id: str, timestamp: int) -> RegistryEvent:
+    """
+    The event a verified body describes.
+
+    :raises WebhookPayloadError: the body is not UTF-8 JSON, not an object with ``entity``, ``action`` and a
+        ``data`` object, or a model-version event without its name and version.
+    """
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookPayloadError([("body", "must be a UTF-8 JSON object")]) from None
+    if not isinstance(payload, dict):
+        raise WebhookPayloadError([("body", "must be a JSON object")])
+    errors = [(k, "must be a non-empty string") for k in ("entity", "action") if not isinstance(payload.get(k), str)]
+    if not isinstance(payload.get("data"), dict):
+        errors.append(("data", "must be a JSON object"))
+    if errors:
+        raise WebhookPayloadError(errors)
+    event = f"{payload['entity']}.{payload['action']}"
+    if event not in SUBSCRIBED_EVENTS:
+        return RegistryEvent(delivery_id, timestamp, event)
+    data = payload["data"]
+    tag_key = _text(data, "key") if event == VERSION_TAG_SET else None
+    return RegistryEvent(delivery_id, timestamp, event, _text(data, "name"), _text(data, "version"), tag_key)
+
+
+def verify_delivery(headers: Mapping[str, str], body: bytes, secrets: Sequence[str], now: float) -> RegistryEvent:
+    """:func:`verify_signature`, then :func:`parse_event`: the one entry point of the receiver."""
+    delivery_id, timestamp = verify_signature(headers, body, secrets, now)
+    return parse_event(body, delivery_id, timestamp)
+
+
+def secrets_from(password: str | None, extra: Mapping[str, Any], conn_id: str = DEFAULT_CONN_ID) -> list[str]:
+    """
+    The accepted secrets of a connection: its password (the current secret, the one MLflow is given) first, then
+    the extra ``previous_secrets`` (a list, or one string) accepted during a rotation.
+
+    :raises InvalidWebhookSecrets: no secret, a non-string one, or one shorter than :data:`MIN_SECRET_LENGTH`.
+    """
+    previous = extra.get("previous_secrets") or []
+    previous = [previous] if isinstance(previous, str) else previous
+    if not isinstance(previous, list):
+        raise InvalidWebhookSecrets([(f"{conn_id}.extra.previous_secrets", "must be a list of strings")])
+    named: list[tuple[str, Any]] = [(f"{conn_id}.password", password)] if password else []
+    named += [(f"{conn_id}.extra.previous_secrets[{i}]", s) for i, s in enumerate(previous)]
+    errors = [] if password else [(f"{conn_id}.password", "must hold the current webhook secret")]
+    for field, secret in named:
+        if not isinstance(secret, str):
+            errors.append((field, "must be a string"))
+        elif len(secret) < MIN_SECRET_LENGTH:
+            errors.append((field, f"must be at least {MIN_SECRET_LENGTH} characters"))
+    if errors:
+        raise InvalidWebhookSecrets(errors)
+    found = [str(secret) for _, secret in named]
+    return list(dict.fromkeys(found))
+
+
+def load_webhook_secrets(conn_id: str = DEFAULT_CONN_ID) -> list[str]:
+    """
+    The secrets of Airflow connection ``conn_id`` (any type; environment, secrets backend or metadata database),
+    registered with Airflow's secrets masker before anything else is done with them.
+
+    :raises InvalidWebhookSecrets: the connection is not defined or holds no usable secret.
+    """
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from airflow_provider_hokusai.redaction import mask_connection, mask_secrets
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise InvalidWebhookSecrets([(conn_id, "connection is not defined")]) from None
+    mask_connection(conn)
+    extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
+    secrets = secrets_from(conn.password, extra, conn_id)
+    mask_secrets(secrets)
+    return secrets
