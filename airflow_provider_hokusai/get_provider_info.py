@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.mlflow_connection import provider_connection_type
+from airflow_provider_hokusai.queue_connection import queue_connection_types
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -32,17 +33,20 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {"integration-name": "Hokusai", "python-modules": ["airflow_provider_hokusai.hooks.mlflow"]},
             {
-                # Queue hooks reuse the official providers' redis and aws connection types; none is declared here.
+                # Queue hooks read the official redis and aws connection types, and the provider's hokusai_redis and
+                # hokusai_sqs (the same connections, whose UI Test button runs the queue hooks' own test).
                 "integration-name": "Hokusai",
                 "python-modules": [
                     "airflow_provider_hokusai.hooks.queue",
                     "airflow_provider_hokusai.hooks.redis",
                     "airflow_provider_hokusai.hooks.sqs",
+                    "airflow_provider_hokusai.hooks.connection_types",
                 ],
             },
         ],
-        # Declared once, with the hook's own get_ui_field_behaviour, in mlflow_connection.
-        "connection-types": [provider_connection_type()],
+        # mlflow: declared once, with the hook's own get_ui_field_behaviour, in mlflow_connection; the queue types in
+        # queue_connection.
+        "connection-types": [provider_connection_type(), *queue_connection_types()],
         "operators": [
             {
                 "integration-name": "Hokusai",

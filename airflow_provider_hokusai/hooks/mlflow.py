@@ -16,6 +16,7 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook
 
 from airflow_provider_hokusai.baseline import CandidateRun
+from airflow_provider_hokusai.connection_checks import probe_mlflow
 from airflow_provider_hokusai.exceptions import (
     InvalidMLflowConnection,
     InvalidRegistrationInput,
@@ -141,10 +142,9 @@ class MLflowHook(BaseHook):
         return self.client
 
     def test_connection(self) -> tuple[bool, str]:
-        """Query the tracking server and the registry (one small search each)."""
+        """Query the tracking server and the registry: one small search each, once, bounded (``connection_checks``)."""
         try:
-            self.client.search_experiments(max_results=1)
-            self.client.search_registered_models(max_results=1)
+            probe_mlflow(self)
         except Exception as exc:
             return False, f"MLflow at {redact_uri(self.tracking_uri)} is not usable: {describe(exc)}"
         return True, f"Connected to MLflow at {redact_uri(self.tracking_uri)}"

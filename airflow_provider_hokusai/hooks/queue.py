@@ -5,8 +5,8 @@ One interface to publish ``model_ready_to_deploy`` messages, whatever the broker
 :func:`get_queue_hook` picks the implementation from the Airflow connection's type, so a DAG only names a
 ``queue_conn_id``:
 
-* ``redis`` / ``rediss`` → :class:`~airflow_provider_hokusai.hooks.redis.RedisQueueHook` (a list, LPUSH);
-* ``aws`` → :class:`~airflow_provider_hokusai.hooks.sqs.SqsQueueHook` (standard or FIFO queue).
+* ``redis`` / ``rediss`` / ``hokusai_redis`` → :class:`~airflow_provider_hokusai.hooks.redis.RedisQueueHook` (a list);
+* ``aws`` / ``hokusai_sqs`` → :class:`~airflow_provider_hokusai.hooks.sqs.SqsQueueHook` (standard or FIFO queue).
 
 There is one publish path: :meth:`ModelReadyQueueHook.publish` is :meth:`~ModelReadyQueueHook.publish_many` of one
 message, and a backend implements only :meth:`~ModelReadyQueueHook._send`. The checks, receipts and metrics live
@@ -57,8 +57,9 @@ DEFAULT_DEDUP_TTL_SECONDS = 7 * 24 * 3600
 #: SQS's limit on a message (body plus attributes); also the Redis hook's default, so both refuse the same messages.
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
 
-REDIS_CONN_TYPES = frozenset({"redis", "rediss"})
-SQS_CONN_TYPES = frozenset({"aws"})
+# hokusai_redis / hokusai_sqs: the provider's types of the same connections, whose UI Test runs the queue test.
+REDIS_CONN_TYPES = frozenset({"redis", "rediss", "hokusai_redis"})
+SQS_CONN_TYPES = frozenset({"aws", "hokusai_sqs"})
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]

@@ -410,14 +410,20 @@ class RedisQueueHook(ModelReadyQueueHook):
         )
 
     def test_connection(self) -> tuple[bool, str]:
-        """PING the server, then check the queue key is a list (or absent) and read its length."""
+        """
+        PING the server, then check the queue key is a list (or absent) and read its length: once, on a connection
+        of its own, each call bounded (:func:`~airflow_provider_hokusai.connection_checks.bounded_redis`).
+        """
+        from airflow_provider_hokusai.connection_checks import bounded_redis
+
         try:
-            queue, client = self.queue_name, self.client
-            client.ping()
-            kind = _text(client.type(queue))
-            if kind not in ("list", "none"):
-                return False, f"Redis key {queue!r} holds a {kind}, not a list; the queue cannot use it"
-            depth = client.llen(queue)
+            queue = self.queue_name
+            with bounded_redis(self.settings) as client:
+                client.ping()
+                kind = _text(client.type(queue))
+                if kind not in ("list", "none"):
+                    return False, f"Redis key {queue!r} holds a {kind}, not a list; the queue cannot use it"
+                depth = client.llen(queue)
         except Exception as exc:
             return False, f"Cannot use redis list {self._queue_or_arg()!r}: {describe_error(exc)}"
         return True, f"Connected to {self.settings.address}; list {queue!r} holds {depth} message(s)"

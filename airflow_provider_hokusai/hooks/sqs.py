@@ -306,13 +306,19 @@ class SqsQueueHook(ModelReadyQueueHook):
     def test_connection(self) -> tuple[bool, str]:
         """
         Query the queue itself (``GetQueueUrl`` when named, then ``GetQueueAttributes``), not only STS, so that it
-        works against any SQS-compatible endpoint and proves the queue exists and is readable.
+        works against any SQS-compatible endpoint and proves the queue exists and is readable. Once, each call
+        bounded (:func:`~airflow_provider_hokusai.connection_checks.bounded_sqs_client`).
         """
+        from airflow_provider_hokusai.connection_checks import bounded_sqs_client
+
         try:
             names = ["ApproximateNumberOfMessages", "FifoQueue"]
-            attributes = self.client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
+            client, url = bounded_sqs_client(self.sqs_hook), self._queue_setting
+            if not url.startswith(("http://", "https://")):
+                url = str(client.get_queue_url(QueueName=url)["QueueUrl"])
+            attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
         except Exception as exc:
             return False, f"Cannot use SQS queue {self._queue_or_arg()!r}: {describe_error(exc)}"
         kind = "FIFO" if attributes.get("FifoQueue") == "true" else "standard"
         depth = attributes.get("ApproximateNumberOfMessages", "?")
-        return True, f"SQS {kind} queue {self.queue_url} reachable; {depth} message(s) waiting"
+        return True, f"SQS {kind} queue {url} reachable; {depth} message(s) waiting"

@@ -190,7 +190,7 @@ def test_the_connection_form_is_declared_once_with_every_extra() -> None:
     from airflow_provider_hokusai.get_provider_info import get_provider_info
     from airflow_provider_hokusai.mlflow_connection import MLflowExtra
 
-    (declared,) = get_provider_info()["connection-types"]
+    (declared,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == MLflowHook.conn_type]
     behaviour = MLflowHook.get_ui_field_behaviour()
     assert declared["connection-type"] == MLflowHook.conn_type
     assert declared["hook-class-name"] == f"{MLflowHook.__module__}.{MLflowHook.__qualname__}"
