@@ -9,6 +9,11 @@ on; see docs/signing.md), validated against the contract, deduplicated per
 what a real deployer would do. That logic is in ``hokusai_examples/consumer.py`` beside this file (Airflow puts
 the DAGs folder on ``sys.path``).
 
+The deployed record (Variable ``hokusai_deployed_versions``) only moves forward: runs are serialized
+(``max_active_runs=1``), ``deploy`` skips a planned version that is no longer newer than the record, and it writes
+the record merged with a fresh read (per model, the newer version wins), as Variables have no compare-and-set.
+Versions compare with ``hokusai_examples.consumer.version_key``, a total order on every contract-valid string.
+
 Airflow builds the trigger when it parses this file, so the queue URL comes from the deployment's environment
 (``HOKUSAI_MODEL_READY_SQS_QUEUE_URL``) and the AWS connection is ``hokusai_sqs``.
 """
@@ -46,6 +51,9 @@ with DAG(
     schedule=[model_ready],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # One run at a time: a run plans on the deployed record and writes it at the end; overlapping runs could
+    # otherwise interleave their reads and writes (see deploy, which also re-reads and merges).
+    max_active_runs=1,
     default_args={
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
@@ -79,12 +87,20 @@ with DAG(
 
         from airflow.sdk import Variable
 
-        from hokusai_examples.consumer import apply_deployments, load_deployed
+        from hokusai_examples.consumer import apply_deployments, load_deployed, merge_deployed
 
         log = logging.getLogger(__name__)
         for rejected in deployment_plan["rejected"]:
             log.warning("Rejected message: %s", rejected["reason"])
+        # The record as it is now, not as plan read it: a version another run deployed since is not undone.
+        done, record = apply_deployments(deployment_plan, load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None)))
+        deploying = {(d["model_id"], d["model_version"]) for d in done}
         for message in deployment_plan["deploy"]:
+            if (message["model_id"], message["model_version"]) not in deploying:
+                log.info(
+                    "Skipping %s v%s: a newer version was deployed since", message["model_id"], message["model_version"]
+                )
+                continue
             log.info(
                 "Deploying token %s for %s v%s (%s %+.2f%% vs baseline)",
                 message["token_symbol"],
@@ -93,8 +109,9 @@ with DAG(
                 message["metric_name"],
                 message["improvement_percentage"],
             )
-        done, record = apply_deployments(deployment_plan, load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None)))
-        Variable.set(DEPLOYED_VARIABLE, json.dumps(record))
+        # Variables have no compare-and-set: read again right before writing and keep each model's newer version.
+        stored = load_deployed(Variable.get(DEPLOYED_VARIABLE, default=None))
+        Variable.set(DEPLOYED_VARIABLE, json.dumps(merge_deployed(stored, record)))
         return done
 
     deploy(plan())

@@ -45,16 +45,32 @@ def bodies_from_asset_events(events: Iterable[Any]) -> list[str]:
         extra = getattr(event, "extra", event)
         payload = extra.get("payload", extra) if isinstance(extra, Mapping) else extra
         if isinstance(payload, Mapping) and "message_batch" in payload:
-            bodies.extend(str(m.get("Body", "")) for m in payload["message_batch"])
+            # Odd entries become bodies too, so that each is rejected on its own instead of failing the batch.
+            bodies.extend(
+                _text(m.get("Body", "") if isinstance(m, Mapping) else m) for m in payload["message_batch"] or ()
+            )
         elif isinstance(payload, Mapping) and "data" in payload:
-            bodies.append(str(payload["data"]))
+            bodies.append(_text(payload["data"]))
         elif isinstance(payload, str | bytes):
-            bodies.append(payload.decode() if isinstance(payload, bytes) else payload)
+            bodies.append(_text(payload))
     return bodies
 
 
-def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), version) if version.isdigit() else (-1, version)
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def version_key(version: str) -> tuple[int, int, str]:
+    """
+    A total order on every version string the contract accepts, that never raises.
+
+    Versions of ASCII digits compare as numbers ("10" > "9"; "01" equals "1"), above every other string; other
+    strings ("1.0", "v2", other scripts' digits such as "\u0661" or "\u00b2", which ``str.isdigit`` accepts and
+    ``int`` may not) compare by their text. MLflow's own versions are ASCII digits.
+    """
+    if version.isascii() and version.isdigit():
+        return (1, int(version), "")
+    return (0, 0, version)
 
 
 def read_message(
@@ -93,14 +109,18 @@ def plan_deployments(
     for body in bodies:
         try:
             message = read_message(body, keys, require_signature=require_signature)
-        except InvalidModelReadyMessage as exc:
-            plan.rejected.append({"reason": str(exc), "error": type(exc).__name__, "body": body[:200]})
+        except Exception as exc:
+            # Any body that cannot be read is rejected on its own (dead-letter it); the rest of the batch goes on.
+            reason = (
+                str(exc) if isinstance(exc, InvalidModelReadyMessage) else f"unreadable body ({type(exc).__name__})"
+            )
+            plan.rejected.append({"reason": reason, "error": type(exc).__name__, "body": _text(body)[:200]})
             continue
         current = newest.get(message.model_id)
         already = (deployed or {}).get(message.model_id)
-        if already is not None and _version_key(message.model_version) <= _version_key(already):
+        if already is not None and version_key(message.model_version) <= version_key(already):
             plan.duplicates.append({"model_id": message.model_id, "model_version": message.model_version})
-        elif current is None or _version_key(message.model_version) > _version_key(current.model_version):
+        elif current is None or version_key(message.model_version) > version_key(current.model_version):
             if current is not None:
                 plan.duplicates.append({"model_id": current.model_id, "model_version": current.model_version})
             newest[message.model_id] = message
@@ -122,15 +142,39 @@ def apply_deployments(
     plan: Mapping[str, Any], deployed: Mapping[str, str]
 ) -> tuple[list[dict[str, str]], dict[str, str]]:
     """
-    What a deployment step does with a plan (``DeploymentPlan.to_dict()``): deploy each planned version.
+    What a deployment step does with a plan (``DeploymentPlan.to_dict()``): deploy each planned version that is
+    still newer than the deployed one.
+
+    The plan was made on the record as it was when the run started; another run may have deployed a newer version
+    since. So ``deployed`` must be read again right before this step, and a planned version not newer than it is
+    skipped: a stale run never deploys, nor records, an older version.
 
     :param plan: The plan, as it travels through XCom.
-    :param deployed: ``model_id`` → version deployed before.
-    :return: The versions deployed now, and the updated ``model_id`` → version record to store.
+    :param deployed: ``model_id`` → version deployed now (read again at deploy time).
+    :return: The versions deployed now, and the updated ``model_id`` → version record to store (with
+        :func:`merge_deployed` on a fresh read).
     """
     record = dict(deployed)
     done = []
     for message in plan["deploy"]:
-        record[message["model_id"]] = message["model_version"]
-        done.append({"model_id": message["model_id"], "model_version": message["model_version"]})
+        model_id, version = message["model_id"], message["model_version"]
+        if model_id in record and version_key(version) <= version_key(record[model_id]):
+            continue
+        record[model_id] = version
+        done.append({"model_id": model_id, "model_version": version})
     return done, record
+
+
+def merge_deployed(stored: Mapping[str, str], update: Mapping[str, str]) -> dict[str, str]:
+    """
+    The record to write: per ``model_id``, the newer of the stored and the updated version.
+
+    Airflow Variables have no compare-and-set; merging with what is stored, read right before the write, is what
+    keeps a writer that read earlier from moving a model backwards. Together with ``max_active_runs=1`` (no two
+    runs of the DAG write at once) the record only moves forward.
+    """
+    merged = dict(stored)
+    for model_id, version in update.items():
+        if model_id not in merged or version_key(version) > version_key(merged[model_id]):
+            merged[model_id] = version
+    return merged

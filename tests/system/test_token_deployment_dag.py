@@ -153,3 +153,98 @@ def test_consumer_dag_runs_for_real_on_the_triggers_events(
     assert result.returns["plan"]["duplicates"] == [{"model_id": "hokusai-consumer-dag", "model_version": "2"}]
     recorded = json.loads(VariableModel.get(consumer_module.DEPLOYED_VARIABLE))
     assert recorded == {"hokusai-consumer-dag": "3", "other": "5"}
+
+
+def run_on_payloads(consumer_module: Any, payloads: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``dag.test()`` of the consumer DAG, its run triggered by asset events carrying ``payloads``."""
+    import airflow.models.dagrun as dagrun_module
+    from airflow.models.asset import AssetEvent, AssetModel
+    from sqlalchemy import select
+
+    from scripts.dagrun import run_dag_test
+
+    create_run = dagrun_module.get_or_create_dagrun
+
+    def run_triggered_by_the_watcher(**kwargs: Any) -> Any:
+        run = create_run(**kwargs)
+        session = kwargs["session"]
+        asset = session.scalars(select(AssetModel).where(AssetModel.name == consumer_module.model_ready.name)).one()
+        for payload in payloads:
+            event = AssetEvent(asset_id=asset.id, extra={"from_trigger": True, "payload": payload})
+            session.add(event)
+            run.consumed_asset_events.append(event)
+        session.commit()
+        return run
+
+    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", run_triggered_by_the_watcher)
+    return run_dag_test("hokusai_token_deployment.py")
+
+
+def odd_message(model_version: str, model_name: str) -> ModelReadyToDeployMessage:
+    return build_model_ready_message(
+        model_name=model_name, model_version=model_version, mlflow_run_id="r", token_symbol="HKC",
+        metric_name="accuracy", baseline_value=0.9, current_value=0.95,
+    )  # fmt: skip
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_contract_valid_odd_versions_and_malformed_bodies_never_fail_the_run(
+    consumer_module: Any, sqs_queues: SqsQueues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 item 8, through real SQS and real task runs: "²" once crashed the plan (int("²")), failing the batch."""
+    from airflow.models import Variable as VariableModel
+
+    from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
+
+    hook = SqsQueueHook(aws_conn_id="hokusai_sqs", queue_name=sqs_queues.standard_url)
+    versions = ["\u00b2", "v2", "1.0", "\u0661", "10", "09"]
+    for version in versions:
+        hook.publish(odd_message(version, "hokusai-odd"))
+    for bad in ("not json", "[]", '{"model_version": 1e999}'):
+        sqs_queues.server.client().send_message(QueueUrl=sqs_queues.standard_url, MessageBody=bad)
+    payloads: list[dict[str, Any]] = []
+    while sum(len(p["message_batch"]) for p in payloads) < len(versions) + 3:
+        payloads.append(fire_watcher(consumer_module))
+    VariableModel.set(consumer_module.DEPLOYED_VARIABLE, json.dumps({}))
+
+    result = run_on_payloads(consumer_module, payloads, monkeypatch)
+
+    assert result.succeeded, result.states
+    plan = result.returns["plan"]
+    assert len(plan["rejected"]) == 3
+    assert [(m["model_id"], m["model_version"]) for m in plan["deploy"]] == [("hokusai-odd", "10")]
+    assert json.loads(VariableModel.get(consumer_module.DEPLOYED_VARIABLE)) == {"hokusai-odd": "10"}
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_stale_overlapping_run_never_moves_the_deployed_version_backwards(
+    consumer_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    Issue 11 item 9, the reported overlap on real task runs and the metadata DB's Variables: the run for v1 plans on
+    the record as it was (nothing deployed), then the run for v2 records "2", then v1's deploy step runs. It must
+    neither deploy v1 nor record "1". Runs are also serialized (``max_active_runs=1``).
+    """
+    from airflow.models import Variable as VariableModel
+
+    from hokusai_examples import consumer
+
+    assert consumer_module.dag.max_active_runs == 1
+    model = "hokusai-overlap"
+    VariableModel.set(consumer_module.DEPLOYED_VARIABLE, json.dumps({"other": "5"}))
+    plan_on_the_stale_record = consumer.plan_deployments
+
+    def plan_then_the_v2_run_records_2(*args: Any, **kwargs: Any) -> Any:
+        planned = plan_on_the_stale_record(*args, **kwargs)
+        VariableModel.set(consumer_module.DEPLOYED_VARIABLE, json.dumps({model: "2", "other": "5"}))
+        return planned
+
+    monkeypatch.setattr(consumer, "plan_deployments", plan_then_the_v2_run_records_2)
+    payload = {"message_batch": [{"Body": odd_message("1", model).to_json()}]}
+
+    result = run_on_payloads(consumer_module, [payload], monkeypatch)
+
+    assert result.succeeded, result.states
+    assert [m["model_version"] for m in result.returns["plan"]["deploy"]] == ["1"]  # planned on the stale read
+    assert result.returns["deploy"] == []  # not deployed: "2" is newer
+    assert json.loads(VariableModel.get(consumer_module.DEPLOYED_VARIABLE)) == {model: "2", "other": "5"}
