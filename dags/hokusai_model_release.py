@@ -8,6 +8,10 @@ Everything is configured through the run's params and Airflow connections:
 
 Each task retries with exponential backoff and has an execution timeout; a failing task calls the Hokusai
 failure notifier, and a Deadline Alert fires when a run is not done within two hours of being queued.
+
+``validate`` is deferrable: a run trained by ``train`` has finished, so it is decided at once; to see it wait in the
+triggerer (task state ``deferred``), trigger with ``candidate_run_id`` = a run that is still RUNNING (a model logged
+as ``model``, the metric logged), then end the run: the triggerer notices within ``poke_interval`` (5 s).
 Heavy libraries (scikit-learn, mlflow) are imported inside the tasks, so this file parses fast.
 """
 
@@ -71,7 +75,8 @@ with DAG(
         "candidate_run_id": Param(
             None,
             type=["null", "string"],
-            description="Skip training and release this already logged MLflow run (re-validate, re-announce).",
+            description="Skip training and release this already logged MLflow run (re-validate, re-announce). "
+            "A run still RUNNING (training elsewhere) makes validate defer to the triggerer until it ends.",
         ),
     },
     doc_md=__doc__,
@@ -136,7 +141,9 @@ with DAG(
         mlflow_conn_id=MLFLOW_CONN_ID,
         poke_interval=5,
         timeout=timedelta(minutes=30).total_seconds(),
-        mode="reschedule",
+        # Waits in the triggerer while the candidate run is still RUNNING (a freshly trained run has finished, so
+        # it is decided at once; see candidate_run_id to watch it defer).
+        deferrable=True,
     )
 
     register = RegisterModelOperator(
