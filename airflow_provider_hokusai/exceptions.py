@@ -258,39 +258,39 @@ class InvalidWebhookSecrets(InvalidInputError):
 
 class WebhookRejected(HokusaiPermanentError):
     """
-    A webhook delivery the receiver refuses; ``status_code`` is the HTTP answer. The text names the header or field
+    A webhook delivery the receiver refuses; ``http_status`` is the HTTP answer. The text names the header or field
     and the rule, never a secret nor the presented signature.
     """
 
-    status_code = 400
+    http_status = 400
 
 
 class WebhookSignatureError(WebhookRejected):
     """The signature, delivery id or timestamp header is missing or malformed, or no configured secret signed it."""
 
-    status_code = 401
+    http_status = 401
 
 
 class WebhookStaleError(WebhookRejected):
     """The signed timestamp lies outside the accepted window (a delayed or replayed delivery)."""
 
-    status_code = 401
+    http_status = 401
 
 
 class WebhookReplayError(WebhookRejected):
     """A delivery id the receiver already recorded within the window."""
 
-    status_code = 409
+    http_status = 409
 
 
 class WebhookPayloadError(InvalidInputError, WebhookRejected):
     """A signed body that is not the JSON object MLflow sends (names the field and rule)."""
 
     subject = "MLflow webhook payload"
-    status_code = 400
+    http_status = 400
 
 
 class WebhookTooLargeError(WebhookRejected):
     """A body larger than the receiver accepts."""
 
-    status_code = 413
+    http_status = 413

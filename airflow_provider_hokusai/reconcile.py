@@ -40,7 +40,8 @@ class Unannounced:
     truncated: bool
 
 
-def _pages(hook: MLflowHook, filter_string: str) -> Iterator[list[Any]]:
+def search_pages(hook: MLflowHook, filter_string: str) -> Iterator[list[Any]]:
+    """Every page of the versions matching ``filter_string``; :class:`RegistryUnavailableError` when unreachable."""
     token: str | None = None
     while True:
         try:
@@ -75,7 +76,7 @@ def find_unannounced(
     """
     refs: list[VersionRef] = []
     for status in t.UNANNOUNCED_STATUSES:
-        for page in _pages(hook, _status_filter(status, registered_model_name)):
+        for page in search_pages(hook, _status_filter(status, registered_model_name)):
             for version in page:
                 if receipt_from_tags(version.tags or {}) is not None:
                     continue  # a failure recorded after its receipt (a race): announced all the same
@@ -116,7 +117,7 @@ def backfill_pending(hook: MLflowHook, registered_model_name: str | None = None)
     if registered_model_name:
         validated += f" AND name = {filter_literal(registered_model_name, 'registered_model_name')}"
     marked = 0
-    for page in _pages(hook, validated):
+    for page in search_pages(hook, validated):
         for version in page:
             tags = version.tags or {}
             if tags.get(t.ANNOUNCEMENT_STATUS) or receipt_from_tags(tags) is not None:

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
+from airflow_provider_hokusai.plugins import webhooks
 from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
@@ -282,7 +283,11 @@ app = LazyHealthApp()
 
 
 class HokusaiPlugin(AirflowPlugin):
-    """Mounts the Hokusai queue health endpoint at ``/hokusai/health`` in the Airflow API server."""
+    """
+    Mounts the Hokusai queue health endpoint at ``/hokusai/health`` and the MLflow webhook receiver at
+    ``/hokusai/webhooks/mlflow`` (:mod:`airflow_provider_hokusai.plugins.webhooks`) in the Airflow API server.
+    """
 
     name = "hokusai"
-    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Hokusai"}]
+    # Mounts match in order: the receiver's longer prefix goes first, or /hokusai would take its paths.
+    fastapi_apps = [webhooks.FASTAPI_APP, {"app": app, "url_prefix": URL_PREFIX, "name": "Hokusai"}]

@@ -71,7 +71,7 @@ def health_server() -> Iterator[HealthServer]:
 
     from airflow_provider_hokusai.plugins.health import HokusaiPlugin
 
-    (mount,) = HokusaiPlugin.fastapi_apps
+    (mount,) = [m for m in HokusaiPlugin.fastapi_apps if m["url_prefix"] == "/hokusai"]
     root = FastAPI()
     # Mounted the way Airflow's API server mounts plugin apps (airflow.api_fastapi.app.init_plugins).
     root.mount(mount["url_prefix"], mount["app"])
