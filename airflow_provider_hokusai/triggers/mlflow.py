@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import contextvars
+import functools
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_hokusai.baseline import BaselineCheck, BaselineCriteria, FailureKind, decide, run_outcome
+from airflow_provider_hokusai.baseline import (
+    PENDING_RUN_STATES,
+    BaselineCheck,
+    BaselineCriteria,
+    CandidateRun,
+    FailureKind,
+    decide,
+    run_outcome,
+)
 from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidBaselineInput
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.validation import validate
@@ -21,9 +35,18 @@ def check_baseline(hook: MLflowHook, criteria: BaselineCriteria) -> BaselineChec
     Transport errors propagate (the caller decides whether to retry); every permanent outcome is a ``failed``
     :class:`~airflow_provider_hokusai.baseline.BaselineCheck`. Shared by the sensor and the trigger.
 
+    A run named by ``criteria.run_id`` costs one GET while it is RUNNING/SCHEDULED: its experiment (needed only
+    for the evidence) is read once the run has ended.
+
     :param hook: Where the run and the alias are read.
     :param criteria: What the gate is asked.
     """
+    if criteria.run_id:
+        info = hook.get_run(criteria.run_id).info
+        if str(info.status) in PENDING_RUN_STATES:
+            waiting = run_outcome(criteria, CandidateRun(str(info.run_id), str(info.status), str(info.experiment_id)))
+            if waiting is not None:
+                return waiting
     candidate = hook.find_candidate_run(criteria)
     early = run_outcome(criteria, candidate)
     if early is not None:
@@ -36,12 +59,66 @@ def check_baseline(hook: MLflowHook, criteria: BaselineCriteria) -> BaselineChec
     return decide(criteria, candidate, alias_baseline)
 
 
+#: Threads lent to the looks of every MLflowBaselineTrigger of one triggerer process, together. A look waits on
+#: MLflow, so a few threads serve hundreds of gates; the bound keeps a fleet of gates from flooding the MLflow server
+#: and leaves the event loop's default executor (6 threads on 2 cores) to the triggerer and other triggers.
+LOOK_THREADS = 8
+
+# Keyed by process id: a forked child has none of its parent's threads and builds its own pool.
+_pools: dict[int, ThreadPoolExecutor] = {}
+_hooks: dict[str, _SharedHook] = {}
+
+
+class _SharedHook:
+    """One connection's hook (and so one MLflow client) shared by the triggers of a process that use it."""
+
+    def __init__(self, mlflow_conn_id: str) -> None:
+        self.hook = MLflowHook(mlflow_conn_id=mlflow_conn_id)
+        self.users = 0
+        self._building = threading.Lock()
+
+    def ready(self) -> MLflowHook:
+        """The hook with its connection read and client built, by one thread while the others wait."""
+        with self._building:
+            self.hook.get_conn()  # a cached property: built once
+        return self.hook
+
+
+@contextmanager
+def _shared_hook(mlflow_conn_id: str) -> Iterator[_SharedHook]:
+    """
+    The connection's shared hook for as long as one trigger uses it; it is dropped with its last user, so a changed
+    connection is read again by the next trigger. Only the event loop's thread calls this.
+    """
+    shared = _hooks.get(mlflow_conn_id) or _hooks.setdefault(mlflow_conn_id, _SharedHook(mlflow_conn_id))
+    shared.users += 1
+    try:
+        yield shared
+    finally:
+        shared.users -= 1
+        if not shared.users and _hooks.get(mlflow_conn_id) is shared:
+            del _hooks[mlflow_conn_id]
+
+
+def _look_pool() -> ThreadPoolExecutor:
+    pid = os.getpid()
+    if pid not in _pools:
+        _pools[pid] = ThreadPoolExecutor(LOOK_THREADS, thread_name_prefix="hokusai-mlflow-look")
+    return _pools[pid]
+
+
+# Nor does a child share its parent's hooks (their HTTP sessions belong to the parent).
+os.register_at_fork(after_in_child=_hooks.clear)
+
+
 class MLflowBaselineTrigger(BaseTrigger):
     """
     Poll an MLflow run until it is no longer RUNNING/SCHEDULED, then compare its metric with the baseline.
 
-    Every MLflow call is blocking, so each look runs in a worker thread (``asyncio.to_thread``) and the
-    triggerer's event loop never waits on the network. Yields exactly one event, primitives only, with the keys
+    Every MLflow call is blocking, so each look runs in a worker thread and the triggerer's event loop never waits
+    on the network. The triggers of one process share a pool of :data:`LOOK_THREADS` threads and one hook (one
+    client) per connection, and a look at a run that is still RUNNING is one GET. Yields exactly one event,
+    primitives only, with the keys
     ``status``, ``reason``, ``error`` and ``evidence``:
 
     * ``success``: ``evidence`` is the :class:`~airflow_provider_hokusai.baseline.BaselineEvidence` as a dict;
@@ -82,11 +159,21 @@ class MLflowBaselineTrigger(BaseTrigger):
     def _check(self, hook: MLflowHook) -> BaselineCheck:
         return check_baseline(hook, self.criteria)
 
+    def _look(self, shared: _SharedHook) -> BaselineCheck:
+        return self._check(shared.ready())
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        with _shared_hook(self.mlflow_conn_id) as shared:
+            async for event in self._events(shared):
+                yield event
+
+    async def _events(self, shared: _SharedHook) -> AsyncIterator[TriggerEvent]:
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                check = await asyncio.to_thread(self._check, hook)
+                # What asyncio.to_thread does, on the shared pool: the look sees the trigger's context variables.
+                look = functools.partial(contextvars.copy_context().run, self._look, shared)
+                check = await loop.run_in_executor(_look_pool(), look)
                 if check.status != "pending":
                     yield TriggerEvent(check.event())
                     return

@@ -101,3 +101,58 @@ def test_execute_complete_raises_the_permanent_error(error: str, expected: type[
 def test_execute_complete_error_event_is_retryable() -> None:
     with pytest.raises(HokusaiRetryableError, match="ConnectionError"):
         sensor().execute_complete({}, {"status": "error", "reason": "ConnectionError: refused"})
+
+
+class _Info:
+    def __init__(self, status: str) -> None:
+        self.run_id, self.status, self.experiment_id = "r", status, "1"
+
+
+class _CountingHook:
+    """Just enough of MLflowHook for check_baseline on a run id: counts what it is asked."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+        self.calls: list[str] = []
+
+    def get_run(self, run_id: str) -> object:
+        self.calls.append("get_run")
+        return type("Run", (), {"info": _Info(self.status)})()
+
+    def find_candidate_run(self, criteria: BaselineCriteria) -> object:
+        from airflow_provider_hokusai.baseline import CandidateRun
+
+        self.calls += ["get_run", "get_experiment"]
+        return CandidateRun("r", self.status, "1", "exp", 0.95)
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "SCHEDULED"])
+def test_a_look_at_a_running_run_is_one_get(status: str) -> None:
+    from airflow_provider_hokusai.triggers.mlflow import check_baseline
+
+    hook = _CountingHook(status)
+    check = check_baseline(hook, BaselineCriteria(run_id="r", metric_name="accuracy", baseline_value=0.9))  # type: ignore[arg-type]
+    assert check.status == "pending"
+    assert check.reason == f"run r is {status}"
+    assert hook.calls == ["get_run"]
+
+
+def test_a_look_at_a_finished_run_reads_its_experiment_for_the_evidence() -> None:
+    from airflow_provider_hokusai.triggers.mlflow import check_baseline
+
+    hook = _CountingHook("FINISHED")
+    check = check_baseline(hook, BaselineCriteria(run_id="r", metric_name="accuracy", baseline_value=0.9))  # type: ignore[arg-type]
+    assert check.status == "success"
+    assert check.evidence is not None and check.evidence.experiment_name == "exp"
+
+
+def test_triggers_of_a_process_share_one_hook_per_connection_while_they_run() -> None:
+    from airflow_provider_hokusai.triggers import mlflow as module
+
+    with module._shared_hook("a") as first, module._shared_hook("a") as second, module._shared_hook("b") as other:
+        assert first is second
+        assert other is not first
+        assert first.users == 2
+    assert "a" not in module._hooks and "b" not in module._hooks
+    with module._shared_hook("a") as again:
+        assert again is not first  # read anew once no trigger used it
