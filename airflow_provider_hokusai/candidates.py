@@ -30,14 +30,15 @@ from airflow_provider_hokusai.messages.model_ready import TOKEN_SYMBOL_PATTERN
 from airflow_provider_hokusai.receipts import receipt_from_tags
 from airflow_provider_hokusai.redaction import describe, redact_text
 from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.webhooks import MODEL_VERSION_ASSET
+
+__all__ = ["MODEL_VERSION_ASSET", "CandidateProcessor", "VersionOutcome", "announce_versions", "discover"]
 
 if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
 log = logging.getLogger(__name__)
 
-#: The asset the webhook receiver records each verified registry event on.
-MODEL_VERSION_ASSET = "hokusai_model_version_registered"
 DISCOVERY_FILTER = f"tags.`{t.TOKEN_ID}` LIKE '%'"
 _MAX_REASON = 1000
 _TOKEN = re.compile(TOKEN_SYMBOL_PATTERN)

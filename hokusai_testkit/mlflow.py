@@ -87,12 +87,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_mlflow_server(root: Path, timeout: float = SERVER_START_TIMEOUT) -> Iterator[MLflowServer]:
+def running_mlflow_server(
+    root: Path, timeout: float = SERVER_START_TIMEOUT, env: Mapping[str, str] | None = None
+) -> Iterator[MLflowServer]:
     """
     Run ``mlflow server`` (one worker, sqlite store and artifacts under ``root``) for the duration of the block.
 
     :param root: An existing directory for its data and ``server.log``.
     :param timeout: Seconds to wait for ``/health`` at most.
+    :param env: Extra environment for the server, e.g. ``MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true`` (and
+        ``MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https``) so that it delivers webhooks to a loopback receiver.
     :raises RuntimeError: The server exited during start-up (its log's tail in the message).
     :raises TimeoutError: It was not healthy within ``timeout`` seconds.
     """
@@ -114,7 +118,12 @@ def running_mlflow_server(root: Path, timeout: float = SERVER_START_TIMEOUT) -> 
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=_server_env(), start_new_session=True
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            env={**_server_env(), **(env or {})},
+            start_new_session=True,
         )
     url = f"http://{LOOPBACK}:{port}"
     try:

@@ -22,7 +22,6 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_hokusai import __version__
-from airflow_provider_hokusai.candidates import MODEL_VERSION_ASSET
 from airflow_provider_hokusai.exceptions import (
     InvalidWebhookSecrets,
     WebhookRejected,
@@ -34,6 +33,7 @@ from airflow_provider_hokusai.webhooks import (
     DEFAULT_CONN_ID,
     DELIVERY_ID_HEADER,
     MAX_BODY_BYTES,
+    MODEL_VERSION_ASSET,
     TOLERANCE_SECONDS,
     RegistryEvent,
     load_webhook_secrets,
