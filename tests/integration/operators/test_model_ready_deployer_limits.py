@@ -74,13 +74,11 @@ STRICT_NUMBERS = [
         {t.CURRENT_VALUE: "\u0660.\u0669\u0665"},
         "current_value",
         id="arabic-indic-digits",
-        marks=pytest.mark.xfail(strict=True, reason="announce.py must parse with messages.parse_tag_number"),
     ),
     pytest.param(
         {t.BENCHMARK_VALUE: "\uff10.\uff19"},
         "baseline_value",
         id="fullwidth-digits",
-        marks=pytest.mark.xfail(strict=True, reason="announce.py must parse with messages.parse_tag_number"),
     ),
 ]
 
