@@ -21,7 +21,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"
 DAGS = REPO / "dags"
-AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer"}
+AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer", "celery worker"}
 ENV_READERS = {"os.environ.get", "os.getenv", "environ.get", "getenv"}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?[-?+](?P<default>[^}]*))?\}")
 
@@ -394,6 +394,43 @@ def test_environment_the_dags_read_is_set_and_the_sqs_queue_is_created() -> None
         assert publish["extra"]["endpoint_url"] == f"{parts.scheme}://{parts.netloc}"
         # get_queue_hook's default queue is the connection extra "queue".
         assert publish["extra"]["queue"] == queue, "the release DAG must publish to the queue the consumer watches"
+
+
+# The CeleryExecutor profile
+
+
+def test_celery_profile_adds_a_scalable_worker_and_the_default_stays_local() -> None:
+    workers = {n: s for n, s in airflow_services().items() if str(s["command"]).strip() == "celery worker"}
+    assert list(workers) == ["airflow-worker"]
+    worker = workers["airflow-worker"]
+    assert worker["profiles"] == ["celery"]
+    # `--scale airflow-worker=N` needs neither a fixed container name nor a published port.
+    assert "container_name" not in worker and not worker.get("ports")
+    # Task SDK workers talk to the API server's execution API.
+    assert worker["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    assert "inspect ping" in str(worker["healthcheck"]["test"])
+    for name, service in airflow_services().items():
+        if name != "airflow-worker":
+            assert "profiles" not in service, f"{name} must run in every profile"
+        executor = str(service["environment"]["AIRFLOW__CORE__EXECUTOR"])
+        assert interpolate(executor) == "LocalExecutor", name
+        assert "HOKUSAI_EXECUTOR" in executor, f"{name}: the executor must be switchable to CeleryExecutor"
+    assert "HOKUSAI_EXECUTOR=CeleryExecutor docker compose --profile celery up" in COMPOSE.read_text()
+
+
+def test_celery_broker_and_result_backend_are_services_of_the_stack_apart_from_the_queue() -> None:
+    env = environment(services()["airflow-worker"])
+    broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
+    assert (broker.scheme, broker.hostname) == ("redis", "redis")
+    backend = urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"))
+    assert (backend.scheme, backend.hostname) == ("postgresql", "postgres")
+    # The broker's Redis database is not the one announcements are pushed to.
+    queue_dbs = {urlsplit(v).path for v in connection_env(env).values() if v.startswith("redis://")}
+    assert queue_dbs and broker.path not in queue_dbs
+    for name, service in airflow_services().items():
+        same = environment(service)
+        assert same["AIRFLOW__CELERY__BROKER_URL"] == env["AIRFLOW__CELERY__BROKER_URL"], name
+        assert same["AIRFLOW__CELERY__RESULT_BACKEND"] == env["AIRFLOW__CELERY__RESULT_BACKEND"], name
 
 
 @pytest.mark.parametrize(
