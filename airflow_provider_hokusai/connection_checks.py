@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from mlflow.utils.rest_utils import MlflowHostCreds
 
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-    from airflow_provider_hokusai.hooks.redis import RedisQueueSettings
+    from airflow_provider_hokusai.queue_settings import RedisQueueSettings
 
 #: Upper bound of one network call of a test (connect, or wait for an answer), in seconds.
 CALL_TIMEOUT_SECONDS = 5.0

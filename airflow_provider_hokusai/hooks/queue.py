@@ -19,11 +19,10 @@ import abc
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 from airflow.sdk.observability.stats import Stats
-from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from airflow_provider_hokusai.exceptions import (
     HokusaiError,
@@ -48,43 +47,15 @@ from airflow_provider_hokusai.metrics import (
     QUEUE_RETRIED,
     metric_tag_value,
 )
+from airflow_provider_hokusai.queue_settings import (
+    REDIS_CONN_TYPES,
+    SQS_CONN_TYPES,
+    QueueExtra,
+    QueueHookArgs,
+)
 from airflow_provider_hokusai.receipts import PublishReceipt, QueueStatus, Sent, elapsed_ms
 from airflow_provider_hokusai.retry import RetryPolicy
 from airflow_provider_hokusai.validation import validate
-
-#: How long a dedup marker lives unless the connection (``dedup_ttl_seconds``) or the hook says otherwise.
-DEFAULT_DEDUP_TTL_SECONDS = 7 * 24 * 3600
-#: SQS's limit on a message (body plus attributes); also the Redis hook's default, so both refuse the same messages.
-DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
-
-# hokusai_redis / hokusai_sqs: the provider's types of the same connections, whose UI Test runs the queue test.
-REDIS_CONN_TYPES = frozenset({"redis", "rediss", "hokusai_redis"})
-SQS_CONN_TYPES = frozenset({"aws", "hokusai_sqs"})
-
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonEmptyStr = Annotated[str, Field(min_length=1)]
-
-
-class QueueHookArgs(BaseModel):
-    """The hook's own arguments; strict, since they come from Python code, not from text."""
-
-    model_config = ConfigDict(frozen=True, strict=True)
-
-    queue_name: str | None = None
-    retry: InstanceOf[RetryPolicy] | None = None
-    dedup_ttl_seconds: PositiveInt | None = None
-    max_message_bytes: PositiveInt | None = None
-
-
-class QueueExtra(BaseModel):
-    """Connection extras both backends read; numbers may be written as strings."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    queue: NonEmptyStr | None = None
-    dedup_ttl_seconds: PositiveInt = DEFAULT_DEDUP_TTL_SECONDS
-    max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
 
 
 class ModelReadyQueueHook(BaseHook, abc.ABC):

@@ -17,29 +17,23 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import redis
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from redis import exceptions as rex
 from redis.retry import Retry
 
 from airflow_provider_hokusai.exceptions import (
     HokusaiError,
-    InvalidQueueConfiguration,
     QueueAccessDeniedError,
     QueuePermanentError,
     QueuePublishError,
 )
-from airflow_provider_hokusai.hooks.queue import (
-    ModelReadyQueueHook,
-    NonEmptyStr,
-    PositiveInt,
-    PositiveSeconds,
-    QueueExtra,
-    connection_extra,
-    get_connection,
+from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook, get_connection
+from airflow_provider_hokusai.queue_settings import (
+    DEFAULT_QUEUE,
+    RedisQueueExtra,
+    RedisQueueSettings,
 )
 from airflow_provider_hokusai.receipts import QueueStatus, Sent, describe_error, elapsed_ms
 from airflow_provider_hokusai.retry import RetryPolicy
-from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
     from redis import ConnectionPool
@@ -47,10 +41,6 @@ if TYPE_CHECKING:
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 
 T = TypeVar("T")
-
-DEFAULT_QUEUE = "hokusai:model_ready_queue"
-DEFAULT_PROCESSING_QUEUE = "hokusai:processing_queue"
-DEFAULT_DEAD_LETTER_QUEUE = "hokusai:dlq"
 
 # One atomic server-side step, so a retry after a lost reply never pushes twice: SET NX claims the message id (its
 # value is when it was first enqueued, its TTL the dedup window), and only a claim that succeeds pushes; a duplicate
@@ -71,7 +61,6 @@ redis.call('SET', KEYS[3], ARGV[2])
 return depth
 """
 DEDUP_PUSH_SHA = hashlib.sha1(DEDUP_PUSH_LUA.encode()).hexdigest()  # Redis names scripts by their SHA1
-SSL_EXTRA_KEYS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_keyfile", "ssl_certfile", "ssl_check_hostname")
 
 _POOLS: dict[str, tuple[str, ConnectionPool]] = {}
 _POOLS_LOCK = threading.Lock()
@@ -88,55 +77,6 @@ def hash_tag(queue: str) -> str:
     if start != -1 and queue.find("}", start + 1) > start + 1:
         return queue
     return "{" + queue + "}"
-
-
-class RedisQueueExtra(QueueExtra):
-    """
-    The ``redis`` connection's extras: ``db``; ``queue`` and the consumer's ``processing_queue`` and
-    ``dead_letter_queue`` (for the status); the shared pool's size and timeouts (seconds);
-    ``health_check_interval``, seconds an idle pooled connection waits before a PING checks it (0 = never);
-    ``ssl`` with the official hook's ``ssl_*`` keys; ``dedup_ttl_seconds`` and ``max_message_bytes``.
-    """
-
-    db: int = Field(0, ge=0)
-    cluster: bool = False
-    ssl: bool = False
-    processing_queue: NonEmptyStr = DEFAULT_PROCESSING_QUEUE
-    dead_letter_queue: NonEmptyStr = DEFAULT_DEAD_LETTER_QUEUE
-    max_connections: PositiveInt = 16
-    socket_timeout: PositiveSeconds = 5.0
-    socket_connect_timeout: PositiveSeconds = 5.0
-    health_check_interval: int = Field(30, ge=0)
-
-    @field_validator("cluster")
-    @classmethod
-    def _single_endpoint(cls, cluster: bool) -> bool:
-        if cluster:
-            raise ValueError("Redis Cluster is not supported by the queue hook; use one endpoint")
-        return cluster
-
-
-class RedisQueueSettings(BaseModel):
-    """Everything read from the connection, validated once; connection extras are reported as ``extra.<key>``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    host: str
-    port: int = Field(ge=1, le=65535)
-    username: str | None
-    password: str | None = Field(repr=False)
-    tls: bool
-    ssl_args: tuple[tuple[str, Any], ...]
-    extra: RedisQueueExtra
-
-    def pool_key(self, retry: RetryPolicy) -> str:
-        """What makes two hooks share a pool; the password only hashed, so the key never holds it."""
-        secret = hashlib.sha256((self.password or "").encode()).hexdigest()
-        return repr((self.host, self.port, self.username, secret, self.tls, self.ssl_args, self.extra, retry))
-
-    @property
-    def address(self) -> str:
-        return f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}/{self.extra.db}"
 
 
 class CountingRetry(Retry):
@@ -263,19 +203,7 @@ class RedisQueueHook(ModelReadyQueueHook):
     @cached_property
     def settings(self) -> RedisQueueSettings:
         """The validated connection settings."""
-        conn = get_connection(self.redis_conn_id, "redis_conn_id")
-        extra = dict(connection_extra(conn))
-        values = {
-            "host": conn.host or "127.0.0.1",
-            "port": conn.port or 6379,
-            "username": conn.login or None,
-            # The official hook's convention: "none"/"false"/"" mean no password.
-            "password": None if str(conn.password).lower() in ("none", "false", "") else conn.password,
-            "tls": (conn.conn_type or "").lower() == "rediss" or str(extra.get("ssl")).lower() == "true",
-            "ssl_args": tuple((k, extra[k]) for k in SSL_EXTRA_KEYS if k in extra),
-            "extra": extra,
-        }
-        return validate(RedisQueueSettings, values, InvalidQueueConfiguration)
+        return RedisQueueSettings.of(get_connection(self.redis_conn_id, "redis_conn_id"))
 
     @property
     def extra(self) -> RedisQueueExtra:
@@ -373,9 +301,9 @@ class RedisQueueHook(ModelReadyQueueHook):
         Never raises for an unreachable broker or a bad connection: ``reachable=False`` with the error. A server
         that would lose an acknowledged announcement on restart (``appendonly no``, ``appendfsync no``), or whose
         persistence the connection may not read, gets a ``warning``
-        (:func:`~airflow_provider_hokusai.hooks.redis_persistence.persistence_warning`).
+        (:func:`~airflow_provider_hokusai.persistence.persistence_warning`).
         """
-        from airflow_provider_hokusai.hooks.redis_persistence import CONFIG_PATTERN, persistence_warning
+        from airflow_provider_hokusai.persistence import CONFIG_PATTERN, persistence_warning
 
         start = time.perf_counter()
         try:

@@ -27,10 +27,8 @@ from airflow_provider_hokusai.exceptions import (
     QueuePermanentError,
     QueuePublishError,
 )
-from airflow_provider_hokusai.hooks.queue import (
-    ModelReadyQueueHook,
-    QueueExtra,
-)
+from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook
+from airflow_provider_hokusai.queue_settings import QueueExtra
 from airflow_provider_hokusai.receipts import QueueStatus, Sent, describe_error, elapsed_ms
 from airflow_provider_hokusai.validation import validate
 

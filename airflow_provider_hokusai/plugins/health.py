@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.types import Receive, Scope, Send
 
-    from airflow_provider_hokusai.hooks.queue import QueueStatus
+    from airflow_provider_hokusai.receipts import QueueStatus
 
 CONFIG_SECTION = "hokusai"
 URL_PREFIX = "/hokusai"
@@ -144,7 +144,7 @@ def queue_entry(conn_id: str, status: QueueStatus | None = None, error: str | No
         ``reachable`` false.
     :param error: Replaces the status's error.
     """
-    from airflow_provider_hokusai.hooks.queue import QueueStatus
+    from airflow_provider_hokusai.receipts import QueueStatus
 
     fields = status.to_dict() if status is not None else dict.fromkeys(f.name for f in dataclasses.fields(QueueStatus))
     fields["reachable"] = bool(fields["reachable"])

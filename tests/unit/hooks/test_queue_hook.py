@@ -14,16 +14,12 @@ from airflow_provider_hokusai.exceptions import (
     QueueConnectionTypeError,
     QueuePermanentError,
 )
-from airflow_provider_hokusai.hooks.queue import PublishReceipt, QueueStatus, get_queue_hook
-from airflow_provider_hokusai.hooks.redis import (
-    DEFAULT_DEAD_LETTER_QUEUE,
-    DEFAULT_PROCESSING_QUEUE,
-    DEFAULT_QUEUE,
-    RedisQueueHook,
-    hash_tag,
-)
+from airflow_provider_hokusai.hooks.queue import get_queue_hook
+from airflow_provider_hokusai.hooks.redis import RedisQueueHook, hash_tag
 from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
 from airflow_provider_hokusai.messages import build_model_ready_message
+from airflow_provider_hokusai.queue_settings import DEFAULT_DEAD_LETTER_QUEUE, DEFAULT_PROCESSING_QUEUE, DEFAULT_QUEUE
+from airflow_provider_hokusai.receipts import PublishReceipt, QueueStatus
 from airflow_provider_hokusai.retry import RetryPolicy
 
 

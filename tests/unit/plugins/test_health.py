@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration, InvalidInputError
-from airflow_provider_hokusai.hooks.queue import QueueStatus
 from airflow_provider_hokusai.plugins._health_app import (
     create_app,
     describe_target,
@@ -32,6 +31,7 @@ from airflow_provider_hokusai.plugins.health import (
     redact_text,
     summarize,
 )
+from airflow_provider_hokusai.receipts import QueueStatus
 
 PASSWORD = "s3cr3t-Pa55word-7f1d"
 ENTRY_KEYS = {
