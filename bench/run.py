@@ -12,6 +12,10 @@ same run, in alternating rounds, medians taken.
 * **batch** — replaying many versions: ``SqsQueueHook``/``RedisQueueHook.publish_many`` and
   ``ModelReadyAnnouncer.announce_many`` (registry: in-process fake, to isolate the provider's own cost) vs raw
   pipelined ``LPUSH`` and raw ``send_message_batch``; ratio = time of ours / time of raw (1.0 = same throughput).
+* **triggerer** — N = 50, 200, 500 ``MLflowBaselineTrigger`` s at once in one triggerer process against a real
+  ``mlflow server``, the trigger before and after issue 16 (:mod:`bench.triggerer`): requests/s, loop lag and
+  finish-to-event delay against their goals (delay p99 <= poll interval + 1 s, lag p99 < 100 ms), threads, RSS, MLflow
+  calls per look and per announcement. Several minutes; ``--only`` leaves it out when not named.
 * **parse** — importing each ``dags/*.py`` in a fresh interpreter vs an empty DAG file with the same Airflow
   imports; the difference in ms and the heavy modules the file adds (mlflow, boto3, botocore, sklearn, pandas...).
 
@@ -392,12 +396,25 @@ def publish_rows(rounds: int) -> list[dict[str, Any]]:
     return rows
 
 
+def triggerer_rows() -> list[dict[str, Any]]:
+    """The triggerer capacity fleets (before and after issue 16), and the MLflow calls per look/announcement."""
+    from bench import triggerer
+
+    report = triggerer.bench_triggerer([50, 200, 500], ["before", "after"], triggerer.DEFAULT_POLL_INTERVAL)
+    return [*report["fleets"], {"benchmark": "calls", **report["calls"]}]
+
+
 def render(rows: list[dict[str, Any]]) -> str:
     header = (
         f"{'bench':8} {'subject':48} {'baseline':26} {'ours':>10} {'raw':>10} {'unit':7} {'ratio':>6} {'range':>13}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
+        if r["benchmark"] in ("triggerer", "calls"):
+            from bench import triggerer
+
+            lines.append(triggerer.render_fleet(r) if r["benchmark"] == "triggerer" else triggerer.render_calls(r))
+            continue
         spread = f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f}"
         extra = ""
         if r["benchmark"] == "parse":
@@ -416,12 +433,12 @@ def render(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="Alternating rounds per benchmark (median taken).")
-    parser.add_argument("--only", action="append", choices=["publish", "operator", "batch", "parse"])
+    parser.add_argument("--only", action="append", choices=["publish", "operator", "batch", "parse", "triggerer"])
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"Report path (default {DEFAULT_JSON}).")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 30:
         parser.error("--rounds must be 1-30 (the benchmark stays bounded)")
-    only = set(args.only or ["publish", "operator", "batch", "parse"])
+    only = set(args.only or ["publish", "operator", "batch", "parse", "triggerer"])
 
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
     home = isolate_airflow_home()
@@ -438,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows += bench_batch_sqs(args.rounds, 100)
             if "parse" in only:
                 rows += bench_parse(args.rounds, Path(tmp))
+            if "triggerer" in only:
+                rows += triggerer_rows()
     finally:
         cleanup(home)
     report = {

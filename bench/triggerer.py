@@ -45,6 +45,7 @@ DEFAULT_JSON = REPO / ".bench" / "triggerer.json"
 CONN_ID = "bench_mlflow"
 TICK = 0.1  # seconds; the triggerer's block_watchdog sleeps this long
 LAG_GOAL_MS = 100.0
+DEFAULT_POLL_INTERVAL = 30.0
 DELAY_SLACK_S = 1.0
 
 
@@ -224,8 +225,13 @@ def _create_runs(tracking_uri: str, count: int, tag: str) -> list[str]:
         return list(pool.map(one, range(count)))
 
 
-def _finish_runs(tracking_uri: str, plan: list[tuple[str, float]], finished: dict[str, float]) -> ThreadPoolExecutor:
-    """Terminate each run at its absolute time; ``finished`` gets the time each ``set_terminated`` started."""
+def _finish_runs(
+    tracking_uri: str, plan: list[tuple[str, float]], finished: dict[str, tuple[float, float]]
+) -> ThreadPoolExecutor:
+    """
+    Terminate each run at its absolute time; ``finished`` gets when each ``set_terminated`` was sent and when the
+    server acknowledged it (the run reads FINISHED for everyone from then on, and maybe a little earlier).
+    """
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -233,8 +239,9 @@ def _finish_runs(tracking_uri: str, plan: list[tuple[str, float]], finished: dic
     def one(item: tuple[str, float]) -> None:
         run_id, at = item
         time.sleep(max(0.0, at - time.time()))
-        finished[run_id] = time.time()
+        sent = time.time()
         client.set_terminated(run_id, status="FINISHED")
+        finished[run_id] = (sent, time.time())
 
     pool = ThreadPoolExecutor(4, thread_name_prefix="finisher")
     for item in sorted(plan, key=lambda i: i[1]):
@@ -256,7 +263,7 @@ def run_fleet(tracking_uri: str, n: int, variant: str, interval: float, workdir:
         text=True,
     )
     assert child.stdout is not None
-    finished: dict[str, float] = {}
+    finished: dict[str, tuple[float, float]] = {}
     try:
         started = json.loads(child.stdout.readline())["started"]
         rng = random.Random(n)
@@ -273,11 +280,13 @@ def run_fleet(tracking_uri: str, n: int, variant: str, interval: float, workdir:
 
 
 def summarize(
-    n: int, variant: str, interval: float, result: dict[str, Any], finished: dict[str, float]
+    n: int, variant: str, interval: float, result: dict[str, Any], finished: dict[str, tuple[float, float]]
 ) -> dict[str, Any]:
-    """The figures of one fleet, with its goals."""
+    """The figures of one fleet, with its goals; the delay counts from the finish's acknowledgement."""
     events = result["events"]
-    delays = [events[r][0] - at for r, at in finished.items() if r in events]
+    delays = [events[r][0] - acked for r, (_, acked) in finished.items() if r in events]
+    from_sent = [events[r][0] - sent for r, (sent, _) in finished.items() if r in events]
+    finishing = [acked - sent for sent, acked in finished.values()]
     lags = result["lags_ms"]
     window = max(result["ended"] - result["started"], 1e-9)
     row = {
@@ -296,6 +305,8 @@ def summarize(
         "delay_p50_s": round(percentile(delays, 50), 2),
         "delay_p99_s": round(percentile(delays, 99), 2),
         "delay_max_s": round(max(delays, default=float("nan")), 2),
+        "delay_from_sent_p99_s": round(percentile(from_sent, 99), 2),
+        "set_terminated_p50_s": round(percentile(finishing, 50), 2),
         "threads_peak": int(result["threads_peak"]),
         "threads_before": int(result["threads_before"]),
         "rss_growth_mb": round(result["rss_growth_mb"], 1),
@@ -374,6 +385,7 @@ def bench_triggerer(ns: list[int], variants: list[str], interval: float) -> dict
     """Every fleet (each N, each variant, alternating) and the per-call counts, against one ``mlflow server``."""
     from hokusai_testkit.mlflow import running_mlflow_server
 
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"  # set_terminated would print (and GET) run links
     fleets = []
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-triggerer-") as tmp:
         workdir = Path(tmp)
@@ -395,7 +407,8 @@ def render_fleet(row: dict[str, Any]) -> str:
         f"triggerer {row['variant']:6} N={row['n']:<4} events {row['events']}/{row['n']}  "
         f"{row['requests_per_s']:>6.1f} req/s ({row['requests_per_look']:.2f}/look)  "
         f"lag p50/p99 {row['lag_p50_ms']:.0f}/{row['lag_p99_ms']:.0f} ms (goal < {row['lag_goal_ms']:.0f})  "
-        f"delay p50/p99 {row['delay_p50_s']:.2f}/{row['delay_p99_s']:.2f} s (goal <= {row['delay_goal_s']:g})  "
+        f"delay p50/p99 {row['delay_p50_s']:.2f}/{row['delay_p99_s']:.2f} s (goal <= {row['delay_goal_s']:g}; "
+        f"{row.get('delay_from_sent_p99_s', float('nan')):.2f} from the finish request)  "
         f"threads {row['threads_peak']}  RSS +{row['rss_growth_mb']:.0f} MB  {verdict}"
     )
 
@@ -416,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.triggerer", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--n", type=int, action="append", help="Triggers at once (repeatable; 50, 200, 500).")
     parser.add_argument("--variant", action="append", choices=["before", "after"], help="Trigger code (both).")
-    parser.add_argument("--poll-interval", type=float, default=30.0, help="Seconds between looks (30).")
+    parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, help="Seconds between looks.")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"Report path (default {DEFAULT_JSON}).")
     parser.add_argument("--fleet", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -426,7 +439,6 @@ def main(argv: list[str] | None = None) -> int:
     if not all(1 <= n <= 1000 for n in ns) or not 1 <= args.poll_interval <= 60:
         parser.error("--n must be 1-1000 and --poll-interval 1-60 s (the benchmark stays bounded)")
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
-    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"  # set_terminated would print (and GET) run links
     home = isolate_airflow_home()
     try:
         report = bench_triggerer(ns, args.variant or ["before", "after"], args.poll_interval)

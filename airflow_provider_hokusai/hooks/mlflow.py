@@ -195,14 +195,14 @@ class MLflowHook(BaseHook):
             return None
         return f"{self.ui_url}/#/models/{quote(name, safe='')}/versions/{quote(str(version), safe='')}"
 
-    def find_candidate_run(self, criteria: BaselineCriteria) -> CandidateRun | None:
+    def find_candidate_run(self, criteria: BaselineCriteria, run: Run | None = None) -> CandidateRun | None:
         """
-        Read the candidate: ``criteria.run_id`` itself, or the first run of ``criteria.experiment_name`` that
-        matches its ``filter_string`` in its ``order_by`` order. None while no such run (or experiment) exists.
+        Read the candidate: ``criteria.run_id`` (or ``run``, that run already read), or the first run of
+        ``criteria.experiment_name`` matching ``filter_string`` in ``order_by`` order; None while there is none.
         """
         experiment: Experiment | None
         if criteria.run_id:
-            run = self.get_run(criteria.run_id)
+            run = run or self.get_run(criteria.run_id)
             experiment = self.client.get_experiment(run.info.experiment_id)
         else:
             experiment = self.client.get_experiment_by_name(str(criteria.experiment_name))

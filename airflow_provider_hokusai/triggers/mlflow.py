@@ -36,18 +36,20 @@ def check_baseline(hook: MLflowHook, criteria: BaselineCriteria) -> BaselineChec
     :class:`~airflow_provider_hokusai.baseline.BaselineCheck`. Shared by the sensor and the trigger.
 
     A run named by ``criteria.run_id`` costs one GET while it is RUNNING/SCHEDULED: its experiment (needed only
-    for the evidence) is read once the run has ended.
+    for the evidence) is read once the run has ended, and the run is not read twice.
 
     :param hook: Where the run and the alias are read.
     :param criteria: What the gate is asked.
     """
+    run = None
     if criteria.run_id:
-        info = hook.get_run(criteria.run_id).info
+        run = hook.get_run(criteria.run_id)
+        info = run.info
         if str(info.status) in PENDING_RUN_STATES:
             waiting = run_outcome(criteria, CandidateRun(str(info.run_id), str(info.status), str(info.experiment_id)))
             if waiting is not None:
                 return waiting
-    candidate = hook.find_candidate_run(criteria)
+    candidate = hook.find_candidate_run(criteria, run)
     early = run_outcome(criteria, candidate)
     if early is not None:
         return early

@@ -119,10 +119,10 @@ class _CountingHook:
         self.calls.append("get_run")
         return type("Run", (), {"info": _Info(self.status)})()
 
-    def find_candidate_run(self, criteria: BaselineCriteria) -> object:
+    def find_candidate_run(self, criteria: BaselineCriteria, run: object = None) -> object:
         from airflow_provider_hokusai.baseline import CandidateRun
 
-        self.calls += ["get_run", "get_experiment"]
+        self.calls += ["get_experiment"] if run is not None else ["get_run", "get_experiment"]
         return CandidateRun("r", self.status, "1", "exp", 0.95)
 
 
@@ -144,6 +144,7 @@ def test_a_look_at_a_finished_run_reads_its_experiment_for_the_evidence() -> Non
     check = check_baseline(hook, BaselineCriteria(run_id="r", metric_name="accuracy", baseline_value=0.9))  # type: ignore[arg-type]
     assert check.status == "success"
     assert check.evidence is not None and check.evidence.experiment_name == "exp"
+    assert hook.calls == ["get_run", "get_experiment"]  # the run is read once
 
 
 def test_triggers_of_a_process_share_one_hook_per_connection_while_they_run() -> None:
