@@ -362,7 +362,7 @@ def _message_id_of(body: str | bytes, signed: bool = False) -> str | None:
 def run_redis(settings: Settings, deadline: float, workdir: Path) -> BackendResult:
     from airflow_provider_hokusai.announce import ModelReadyAnnouncer
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
-    from airflow_provider_hokusai.hooks.redis import close_shared_pools
+    from airflow_provider_hokusai.redis_client import close_shared_pools
 
     began = time.perf_counter()
     result = BackendResult("redis", settings.redis_versions)

@@ -238,7 +238,7 @@ def bench_batch_redis(rounds: int, size: int) -> list[dict[str, Any]]:
 
     from airflow_provider_hokusai.announce import ModelReadyAnnouncer
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
-    from airflow_provider_hokusai.hooks.redis import close_shared_pools
+    from airflow_provider_hokusai.redis_client import close_shared_pools
 
     port = free_port()
     samples = _BatchSamples(size)

@@ -354,8 +354,8 @@ def calls_per_look(tracking_uri: str) -> dict[str, int]:
 
 def calls_per_announcement(tracking_uri: str) -> dict[str, int]:
     """MLflow requests of ``PublishModelReadyOperator.execute``: a first announcement, and a repeated one."""
-    from airflow_provider_hokusai.hooks.redis import close_shared_pools
     from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+    from airflow_provider_hokusai.redis_client import close_shared_pools
     from hokusai_testkit.mlflow import minimal_context, registered_version, validated_tags
     from hokusai_testkit.redis import start_redis
 

@@ -43,7 +43,7 @@ def redis_release(
     mlflow_conn: MLflowServer, redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[RedisProcess]:
     """The DAG's ``hokusai_queue`` connection on the session's (flushed) redis-server."""
-    from airflow_provider_hokusai.hooks.redis import close_shared_pools
+    from airflow_provider_hokusai.redis_client import close_shared_pools
 
     redis_server.client().flushall()
     monkeypatch.setenv(QUEUE_CONN_ENV, redis_server.conn_json())

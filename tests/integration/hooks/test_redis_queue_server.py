@@ -17,8 +17,9 @@ from airflow_provider_hokusai.exceptions import (
     QueuePublishError,
 )
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
-from airflow_provider_hokusai.hooks.redis import DEDUP_PUSH_LUA, RedisQueueHook, close_shared_pools
+from airflow_provider_hokusai.hooks.redis import DEDUP_PUSH_LUA, RedisQueueHook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from airflow_provider_hokusai.redis_client import close_shared_pools
 from airflow_provider_hokusai.retry import RetryPolicy
 from tests.fixtures.redis import RedisProcess
 from tests.integration.hooks.test_queue_contract import make_message

@@ -1,0 +1,120 @@
+"""The Redis client of a queue connection: one pool per connection per process, and redis-py's ``Retry`` made the
+one retry layer of every command on it.
+
+The official ``RedisHook.get_conn`` builds a fresh, unpooled client without timeouts or a retry policy; a queue
+producer needs all three, so the hook gets its client here, from the connection's validated settings.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from redis import exceptions as rex
+from redis.retry import Retry
+
+from airflow_provider_hokusai.queue_settings import RedisQueueSettings
+from airflow_provider_hokusai.retry import RetryPolicy
+
+T = TypeVar("T")
+
+_POOLS: dict[str, tuple[str, redis.ConnectionPool]] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+class CountingRetry(Retry):
+    """
+    redis-py's ``Retry`` of a policy, made the one retry layer: only the outermost retrying call of a thread retries.
+
+    redis-py nests its retries (a connect retries inside a command's retry, a health-check PING inside a connect);
+    nested calls here run once and leave the retrying to the outer one, so a publish in a total outage opens at most
+    ``attempts`` connections. A refused login is never retried. Failures are counted per thread (receipts,
+    ``hokusai.queue.retried``). Connections deep-copy their ``Retry``; this one is shared, as it keeps no other state.
+    """
+
+    _NEVER = (rex.AuthenticationError, rex.AuthorizationError)
+    RETRYABLE = (rex.ConnectionError, rex.TimeoutError, ConnectionResetError, rex.ReadOnlyError, rex.OutOfMemoryError)
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        super().__init__(policy.to_redis_backoff(), policy.retries, supported_errors=self.RETRYABLE)
+        self._local = threading.local()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CountingRetry:
+        return self
+
+    def call_with_retry(
+        self,
+        do: Callable[[], T],
+        fail: Callable[[Exception], Any] | Callable[[Exception, int], Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        local = self._local
+        outermost = not getattr(local, "active", False)
+
+        def counted(error: Exception, *failures: int) -> Any:
+            local.failures = self.failures + 1
+            return fail(error, *failures)
+
+        def retryable(error: Exception) -> bool:
+            allowed = is_retryable is None or is_retryable(error)
+            return outermost and allowed and not isinstance(error, self._NEVER)
+
+        local.active = True
+        try:
+            return super().call_with_retry(do, counted, retryable, with_failure_count)
+        finally:
+            local.active = not outermost
+
+    @property
+    def failures(self) -> int:
+        return int(getattr(self._local, "failures", 0))
+
+    def reset(self) -> None:
+        self._local.failures = 0
+
+
+def shared_pool(conn_id: str, settings: RedisQueueSettings, policy: RetryPolicy) -> redis.ConnectionPool:
+    """
+    The process's pool for ``conn_id``; a changed connection (rotated password, new host) or policy gets a new pool.
+
+    redis-py pools reset themselves after a fork, so a pool made in the parent is safe in a task's child process.
+    """
+    key = settings.pool_key(policy)
+    with _POOLS_LOCK:
+        current = _POOLS.get(conn_id)
+        if current is not None and current[0] == key:
+            return current[1]
+        extra = settings.extra
+        pool = redis.BlockingConnectionPool(
+            connection_class=redis.SSLConnection if settings.tls else redis.Connection,
+            max_connections=extra.max_connections,
+            timeout=extra.socket_connect_timeout,  # waiting for a free connection is bounded like connecting is
+            host=settings.host,
+            port=settings.port,
+            db=extra.db,
+            username=settings.username,
+            password=settings.password,
+            socket_timeout=extra.socket_timeout,
+            socket_connect_timeout=extra.socket_connect_timeout,
+            socket_keepalive=True,
+            health_check_interval=extra.health_check_interval,
+            retry=CountingRetry(policy),
+            client_name="airflow-provider-hokusai",
+            **dict(settings.ssl_args),
+        )
+        _POOLS[conn_id] = (key, pool)
+    if current is not None:
+        current[1].disconnect(inuse_connections=False)
+    return pool
+
+
+def close_shared_pools() -> None:
+    """Disconnect and forget every shared pool (tests, or a process that is about to exit)."""
+    with _POOLS_LOCK:
+        pools = [pool for _, pool in _POOLS.values()]
+        _POOLS.clear()
+    for pool in pools:
+        pool.disconnect()
