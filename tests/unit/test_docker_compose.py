@@ -423,7 +423,7 @@ def test_celery_broker_and_result_backend_are_services_of_the_stack_apart_from_t
     broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
     assert (broker.scheme, broker.hostname) == ("redis", "redis")
     backend = urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"))
-    assert (backend.scheme, backend.hostname) == ("postgresql", "postgres")
+    assert (backend.scheme, backend.hostname) == ("postgresql+psycopg2", "postgres")
     # The broker's Redis database is not the one announcements are pushed to.
     queue_dbs = {urlsplit(v).path for v in connection_env(env).values() if v.startswith("redis://")}
     assert queue_dbs and broker.path not in queue_dbs
