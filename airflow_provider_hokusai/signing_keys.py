@@ -17,7 +17,6 @@ task log; error texts name connections and rules, never key material.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any
@@ -176,22 +175,3 @@ class QueueSigner:
         """``message`` as it goes on the wire: with its signature tags when the queue signs, unchanged otherwise."""
         tags = self.tags(message)
         return with_signature(message, tags) if tags else message
-
-
-_SIGNERS_LOCK = threading.Lock()
-
-
-def queue_signer(hook: Any) -> QueueSigner:
-    """
-    The :class:`QueueSigner` of a queue hook, made on its first publish from the hook's connection id.
-
-    Kept on the hook itself, so it lives and dies with it (a new task, a new hook: a rotated key is picked up).
-    """
-    signer = hook.__dict__.get("_hokusai_signer")
-    if signer is None:
-        with _SIGNERS_LOCK:
-            signer = hook.__dict__.get("_hokusai_signer")
-            if signer is None:
-                conn_id = getattr(hook, getattr(hook, "conn_name_attr", "") or "", None)
-                signer = hook.__dict__["_hokusai_signer"] = QueueSigner(conn_id if isinstance(conn_id, str) else None)
-    return signer

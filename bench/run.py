@@ -87,7 +87,7 @@ def bench_operator(rounds: int, block: int, workdir: Path) -> dict[str, Any]:
 
     from airflow_provider_hokusai import tags as t
     from airflow_provider_hokusai.announce import message_from_version_tags
-    from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook
+    from airflow_provider_hokusai.hooks.queue import message_attributes
     from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
 
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
@@ -133,8 +133,7 @@ def bench_operator(rounds: int, block: int, workdir: Path) -> dict[str, Any]:
                     sqs_queue=url,
                     message_content=message.to_json(),
                     message_attributes={
-                        k: {"DataType": "String", "StringValue": v}
-                        for k, v in ModelReadyQueueHook._message_attributes(message).items()
+                        k: {"DataType": "String", "StringValue": v} for k, v in message_attributes(message).items()
                     },
                     aws_conn_id="bench_sqs",
                 )
@@ -269,7 +268,7 @@ def bench_batch_sqs(rounds: int, size: int) -> list[dict[str, Any]]:
     import boto3
 
     from airflow_provider_hokusai.announce import ModelReadyAnnouncer
-    from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook, get_queue_hook
+    from airflow_provider_hokusai.hooks.queue import get_queue_hook, message_attributes
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -286,8 +285,7 @@ def bench_batch_sqs(rounds: int, size: int) -> list[dict[str, Any]]:
                 {
                     "MessageBody": m.to_json(),
                     "MessageAttributes": {
-                        k: {"DataType": "String", "StringValue": v}
-                        for k, v in ModelReadyQueueHook._message_attributes(m).items()
+                        k: {"DataType": "String", "StringValue": v} for k, v in message_attributes(m).items()
                     },
                 }
                 for m in messages

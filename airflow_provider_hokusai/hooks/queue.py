@@ -19,7 +19,7 @@ import abc
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseHook
 from airflow.sdk.observability.stats import Stats
@@ -57,6 +57,9 @@ from airflow_provider_hokusai.receipts import PublishReceipt, QueueStatus, Sent,
 from airflow_provider_hokusai.retry import RetryPolicy
 from airflow_provider_hokusai.validation import validate
 
+if TYPE_CHECKING:
+    from airflow_provider_hokusai.signing_keys import QueueSigner
+
 
 class ModelReadyQueueHook(BaseHook, abc.ABC):
     """
@@ -72,6 +75,7 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
     """
 
     backend: ClassVar[str] = ""
+    conn_name_attr: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -110,6 +114,14 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
     @abc.abstractmethod
     def extra(self) -> QueueExtra:
         """The connection's extras, validated."""
+
+    @cached_property
+    def signer(self) -> QueueSigner:
+        """Signs what this hook publishes when its connection asks for it (extra ``signing_conn_ids``)."""
+        from airflow_provider_hokusai.signing_keys import QueueSigner
+
+        conn_id = getattr(self, self.conn_name_attr, None)
+        return QueueSigner(conn_id if isinstance(conn_id, str) else None)
 
     @property
     def dedup_ttl_seconds(self) -> int:
@@ -176,19 +188,16 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         """Bytes the broker counts against its limit; the body alone unless the backend adds attributes."""
         return len(body.encode())
 
-    @staticmethod
-    def _message_attributes(message: ModelReadyToDeployMessage) -> dict[str, str]:
+    def _message_attributes(self, message: ModelReadyToDeployMessage) -> dict[str, str]:
         """Metadata a broker may carry beside the body (SQS message attributes)."""
-        return {"message_id": message.message_id, "message_type": MESSAGE_TYPE, "message_version": MESSAGE_VERSION}
+        return message_attributes(message)
 
     def _serialize(self, message: object, field: str) -> str:
         if not isinstance(message, ModelReadyToDeployMessage):
             raise InvalidQueueMessage(
                 [(field, f"must be a rendered ModelReadyToDeployMessage, not {type(message).__name__}")]
             )
-        from airflow_provider_hokusai.signing_keys import queue_signer  # signs when the connection asks for it
-
-        body = queue_signer(self).signed(message).to_json()
+        body = self.signer.signed(message).to_json()
         size, limit = self._message_size(message, body), self.max_message_bytes
         if size > limit:
             raise MessageTooLargeError(
@@ -261,6 +270,11 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         Stats.incr(QUEUE_FAILED, count, tags={**tags, "reason": reason})
         if self._attempts() > 1:
             Stats.incr(QUEUE_RETRIED, self._attempts() - 1, tags=tags)
+
+
+def message_attributes(message: ModelReadyToDeployMessage) -> dict[str, str]:
+    """The attributes every message carries beside its body where the broker has them: its id, type and version."""
+    return {"message_id": message.message_id, "message_type": MESSAGE_TYPE, "message_version": MESSAGE_VERSION}
 
 
 def get_queue_hook(

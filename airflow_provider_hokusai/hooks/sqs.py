@@ -165,12 +165,10 @@ class SqsQueueHook(ModelReadyQueueHook):
             raise InvalidQueueMessage([("model_id" if field == "message" else f"{field}.model_id", rule)])
         return body
 
-    def _message_attributes(self, message: ModelReadyToDeployMessage) -> dict[str, str]:  # type: ignore[override]
+    def _message_attributes(self, message: ModelReadyToDeployMessage) -> dict[str, str]:
         # A signing queue sends key_id and signature as attributes too (a consumer may route on them without parsing
         # the body); _message_size counts them against the limit, since it reads the attributes from here.
-        from airflow_provider_hokusai.signing_keys import queue_signer
-
-        return ModelReadyQueueHook._message_attributes(message) | queue_signer(self).tags(message)
+        return super()._message_attributes(message) | self.signer.tags(message)
 
     def _entry(self, index: int, message: ModelReadyToDeployMessage, body: str) -> dict[str, Any]:
         attributes = self._message_attributes(message).items()
