@@ -121,14 +121,18 @@ class RedisQueueHook(ModelReadyQueueHook):
     def get_conn(self) -> redis.Redis:
         return self.client
 
+    @cached_property
+    def _key_prefix(self) -> str:
+        return hash_tag(self.queue_name)
+
     def dedup_key(self, message_id: str) -> str:
         """The marker key of ``message_id`` for this queue."""
-        return f"{hash_tag(self.queue_name)}:dedup:{message_id}"
+        return f"{self._key_prefix}:dedup:{message_id}"
 
     @property
     def last_announcement_key(self) -> str:
         """The key holding when a message was last enqueued on this queue (not a duplicate)."""
-        return f"{hash_tag(self.queue_name)}:last_announcement_at"
+        return f"{self._key_prefix}:last_announcement_at"
 
     # Publishing.
 

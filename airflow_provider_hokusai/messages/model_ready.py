@@ -80,8 +80,9 @@ def _utc_timestamp(value: Any) -> Any:
 
 
 def utc_now_timestamp() -> str:
-    """Current time as the contract's ISO 8601 UTC string with ``Z``."""
-    return _utc_timestamp(datetime.now(UTC))
+    """Current time as the contract's ISO 8601 UTC string with ``Z`` (microseconds, as ``_utc_timestamp`` writes)."""
+    # isoformat is about twice as fast as strftime, and this runs on every publish.
+    return datetime.now(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 # Lengths are checked twice: in code points by pydantic (what the JSON Schema can say) and in UTF-16 code units by
