@@ -69,7 +69,8 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "config": {
             "hokusai": {
-                "description": "The Hokusai provider's queue health endpoint, GET /hokusai/health on the API server.",
+                "description": "The Hokusai provider's queue health endpoint (GET /hokusai/health) and page "
+                "(GET /hokusai/ui/) on the API server.",
                 "options": {
                     "health_queue_conn_ids": {
                         "description": "Comma-separated ids of the queue connections (redis or aws) that "
@@ -86,6 +87,30 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "float",
                         "example": "1.5",
                         "default": "3",
+                    },
+                    "ui_mlflow_conn_id": {
+                        "description": "The mlflow connection whose model registry the Hokusai page of the Airflow "
+                        "UI (/hokusai/ui/) reads.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "mlflow_default",
+                        "default": "mlflow_default",
+                    },
+                    "ui_reconcile_dag_id": {
+                        "description": "The DAG the Hokusai page's 'Reconcile now' triggers; reading the page needs "
+                        "read access to it.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "hokusai_reconcile_announcements",
+                        "default": "hokusai_reconcile_announcements",
+                    },
+                    "ui_retry_dag_id": {
+                        "description": "The DAG the Hokusai page's 'Retry announcement' triggers for one version, "
+                        "with params model_name and model_version.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "hokusai_announce_only",
+                        "default": "hokusai_announce_only",
                     },
                     "health_require_auth": {
                         "description": "Require an Airflow API token (Bearer header or the UI session cookie) to "

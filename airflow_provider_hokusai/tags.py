@@ -43,3 +43,9 @@ ANNOUNCEMENT_QUEUE = "hokusai_announcement_queue"
 ANNOUNCEMENT_BROKER_ID = "hokusai_announcement_broker_id"
 ANNOUNCED_AT = "hokusai_announced_at"
 ANNOUNCEMENT_ERROR = "hokusai_announcement_error"
+
+# Provenance written by RegisterModelOperator when it runs as an Airflow task: the Hokusai page in the Airflow UI
+# links a version to the task instance that registered it.
+AIRFLOW_DAG_ID = "hokusai_airflow_dag_id"
+AIRFLOW_RUN_ID = "hokusai_airflow_run_id"
+AIRFLOW_TASK_ID = "hokusai_airflow_task_id"

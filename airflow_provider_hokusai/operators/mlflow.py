@@ -144,6 +144,22 @@ class ModelRegistration(BaseModel):
         )
 
 
+def provenance_tags(context: Context) -> dict[str, str]:
+    """
+    The ``hokusai_airflow_*`` tags naming the task instance of ``context`` (the Hokusai page links the version to
+    it); none when the context has no task instance with those ids (an operator run outside a DAG run).
+    """
+    ti = context.get("ti")
+    ids = {
+        tags.AIRFLOW_DAG_ID: getattr(ti, "dag_id", None),
+        tags.AIRFLOW_RUN_ID: getattr(ti, "run_id", None),
+        tags.AIRFLOW_TASK_ID: getattr(ti, "task_id", None),
+    }
+    if not all(isinstance(value, str) and value for value in ids.values()):
+        return {}
+    return {key: str(value) for key, value in ids.items()}
+
+
 class RegisterModelOperator(BaseOperator):
     """
     Register a validated candidate under a registered model name, exactly once, with the Hokusai tags.
@@ -252,6 +268,7 @@ class RegisterModelOperator(BaseOperator):
         ready = hook.wait_for_model_version_ready(
             name, version.version, timeout=self.await_ready_timeout, poll_interval=self.ready_poll_interval
         )
+        version_tags |= provenance_tags(context)
         # The pending mark goes last: the pending index only lists versions whose evidence is in.
         version_tags = with_pending_mark(version_tags, ready.tags or {})
         hook.set_model_version_tags(name, ready.version, version_tags)

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
-from airflow_provider_hokusai.plugins import webhooks
+from airflow_provider_hokusai.plugins import ui, webhooks
 from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
@@ -284,10 +284,13 @@ app = LazyHealthApp()
 
 class HokusaiPlugin(AirflowPlugin):
     """
-    Mounts the Hokusai queue health endpoint at ``/hokusai/health`` and the MLflow webhook receiver at
-    ``/hokusai/webhooks/mlflow`` (:mod:`airflow_provider_hokusai.plugins.webhooks`) in the Airflow API server.
+    Mounts the Hokusai queue health endpoint at ``/hokusai/health``, the MLflow webhook receiver at
+    ``/hokusai/webhooks/mlflow`` (:mod:`airflow_provider_hokusai.plugins.webhooks`) and the Hokusai page at
+    ``/hokusai/ui/`` (:mod:`airflow_provider_hokusai.plugins.ui`, "Hokusai" in the UI's navigation) in the Airflow
+    API server.
     """
 
     name = "hokusai"
-    # Mounts match in order: the receiver's longer prefix goes first, or /hokusai would take its paths.
-    fastapi_apps = [webhooks.FASTAPI_APP, {"app": app, "url_prefix": URL_PREFIX, "name": "Hokusai"}]
+    # Mounts match in order: the longer prefixes go first, or /hokusai would take their paths.
+    fastapi_apps = [webhooks.FASTAPI_APP, ui.FASTAPI_APP, {"app": app, "url_prefix": URL_PREFIX, "name": "Hokusai"}]
+    external_views = [ui.EXTERNAL_VIEW]
