@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -424,9 +424,11 @@ def test_celery_broker_and_result_backend_are_services_of_the_stack_apart_from_t
     assert (broker.scheme, broker.hostname) == ("redis", "redis")
     backend = urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"))
     assert (backend.scheme, backend.hostname) == ("postgresql+psycopg2", "postgres")
-    # The broker's Redis database is not the one announcements are pushed to.
-    queue_dbs = {urlsplit(v).path for v in connection_env(env).values() if v.startswith("redis://")}
-    assert queue_dbs and broker.path not in queue_dbs
+    # The broker's Redis database is not the one announcements are pushed to (the queue hooks, like Airflow's
+    # RedisHook, read it from the extra ``db``, default 0; Celery from the URL's path).
+    queue_dbs = {int(parse_qs(urlsplit(v).query).get("db", ["0"])[0]) for v in connection_env(env).values()
+                 if v.startswith("redis://")}  # fmt: skip
+    assert queue_dbs and int(broker.path.strip("/") or 0) not in queue_dbs
     for name, service in airflow_services().items():
         same = environment(service)
         assert same["AIRFLOW__CELERY__BROKER_URL"] == env["AIRFLOW__CELERY__BROKER_URL"], name
