@@ -140,6 +140,7 @@ def test_plugin_is_listed_by_airflow(airflow_api: AirflowApi) -> None:
             "url_prefix": "/hokusai/webhooks",
             "name": "Hokusai MLflow webhooks",
         },
+        {"app": "airflow_provider_hokusai.plugins.ui.LazyUiApp", "url_prefix": "/hokusai/ui", "name": "Hokusai UI"},
         {"app": "airflow_provider_hokusai.plugins.health.LazyHealthApp", "url_prefix": "/hokusai", "name": "Hokusai"},
     ]
 
@@ -165,3 +166,14 @@ def test_healthy_then_stopped_broker(airflow_api: AirflowApi) -> None:
     assert entry["reachable"] is False
     assert PASSWORD not in down.text
     assert ADMIN_PASSWORD not in down.text
+
+
+def test_webhook_receiver_is_mounted_needs_no_login_and_fails_closed_without_a_secret(airflow_api: AirflowApi) -> None:
+    # Mounted before /hokusai (which would otherwise answer 404), reachable without an Airflow token even with
+    # health_require_auth on; with no hokusai_mlflow_webhook connection nothing can verify, so nothing is taken.
+    body = b'{"entity": "model_version", "action": "created", "data": {"name": "m", "version": "1"}}'
+    answer = httpx.post(f"{airflow_api.url}/hokusai/webhooks/mlflow", content=body, timeout=10)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["status"] == "unavailable"
+    openapi = httpx.get(f"{airflow_api.url}/hokusai/webhooks/openapi.json", timeout=10)
+    assert "/mlflow" in openapi.json()["paths"]

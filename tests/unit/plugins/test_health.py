@@ -501,8 +501,8 @@ def test_plugin_mounts_the_app_under_hokusai() -> None:
     from airflow.sdk.plugins_manager import is_valid_plugin
 
     assert is_valid_plugin(HokusaiPlugin)
-    webhook_mount, mount = HokusaiPlugin.fastapi_apps
-    # The receiver's longer prefix first: Airflow mounts in order, and /hokusai would take /hokusai/webhooks/...
+    webhook_mount, *_, mount = HokusaiPlugin.fastapi_apps
+    # Longer prefixes first: Airflow mounts in order, and /hokusai would take /hokusai/webhooks/...
     assert webhook_mount["url_prefix"] == "/hokusai/webhooks"
     assert mount["url_prefix"] == "/hokusai"
     assert mount["name"] == "Hokusai"
