@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-celery lint typecheck unit integration reliability reliability-full bench lock clean
+.PHONY: demo test test-deployment test-celery lint typecheck unit integration reliability reliability-full bench lock clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# A real Airflow deployment (api-server, scheduler, dag-processor, triggerer; LocalExecutor) on a database of its own
+# on the machine's PostgreSQL (127.0.0.1:5432, user postgres, trust auth), created and dropped by the test.
+test-deployment: $(STAMP)
+	HOKUSAI_DEPLOYMENT_TEST=1 $(PY) -m pytest tests/deployment -rA $(PYTEST_ARGS)
 
 # Airflow on the CeleryExecutor with two real workers (tests/celery): a redis-server the test starts, and a database of its
 # own on the machine's PostgreSQL (127.0.0.1:5432, user postgres, trust auth), created and dropped by the test.
