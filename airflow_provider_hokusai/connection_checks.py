@@ -4,8 +4,8 @@ Connection tests that answer in bounded time: what the UI's Test button, ``hokus
 
 A publish may retry for a while (see :mod:`~airflow_provider_hokusai.retry`); a test must not: an admin pressing
 Test wants the truth within seconds (at most 15). So a test makes **one attempt**, and every network call of it is
-bounded by :data:`CALL_TIMEOUT_SECONDS` (less when the connection asks for less; MLflow calls by
-:data:`MLFLOW_CALL_TIMEOUT_SECONDS`):
+bounded by :data:`CALL_TIMEOUT_SECONDS` (less when the connection asks for less; MLflow's two calls together by
+:data:`MLFLOW_BUDGET_SECONDS`):
 
 * Redis: a client of its own (not the shared pool), no retry, connect and socket timeouts capped;
 * SQS: a boto3 client built like the hook's (the connection's ``config_kwargs`` apply), with one attempt and capped
@@ -21,6 +21,7 @@ publish running beside it.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
 CALL_TIMEOUT_SECONDS = 5.0
 #: botocore's connect timeout for a test; the read timeout is :data:`CALL_TIMEOUT_SECONDS`.
 SQS_CONNECT_TIMEOUT_SECONDS = 3.0
-#: Upper bound of one MLflow REST call of a test (two calls: at most 14 s); a search may be slow on a busy server.
-MLFLOW_CALL_TIMEOUT_SECONDS = 7.0
+#: Upper bound of an MLflow test's two REST calls together; the second gets what the first left (at least 1 s), so
+#: a server slow to answer its first search (just started, busy) is not reported unusable for it.
+MLFLOW_BUDGET_SECONDS = 13.0
 
 EXPERIMENTS_SEARCH = "/api/2.0/mlflow/experiments/search"
 REGISTERED_MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
@@ -91,17 +93,21 @@ def bounded_sqs_client(sqs_hook: SqsHook) -> Any:
 
 def probe_mlflow(hook: MLflowHook) -> None:
     """
-    One small search on the tracking server and one on the model registry, each once and bounded.
+    One small search on the tracking server and one on the model registry, each once, both within
+    :data:`MLFLOW_BUDGET_SECONDS`.
 
     :raises Exception: the first call that failed (MLflow's, requests' or the hook's own error).
     """
     settings = hook.settings
+    deadline = time.monotonic() + MLFLOW_BUDGET_SECONDS
     if _remote(settings.tracking_uri):
-        _rest_call(_host_creds(hook, settings.tracking_uri), EXPERIMENTS_SEARCH, "POST", json={"max_results": 1})
+        creds = _host_creds(hook, settings.tracking_uri)
+        _rest_call(creds, EXPERIMENTS_SEARCH, "POST", deadline, json={"max_results": 1})
     else:
         hook.client.search_experiments(max_results=1)
     if _remote(settings.registry_uri):
-        _rest_call(_host_creds(hook, settings.registry_uri), REGISTERED_MODELS_SEARCH, "GET", params={"max_results": 1})
+        creds = _host_creds(hook, settings.registry_uri)
+        _rest_call(creds, REGISTERED_MODELS_SEARCH, "GET", deadline, params={"max_results": 1})
     else:
         hook.client.search_registered_models(max_results=1)
 
@@ -119,16 +125,10 @@ def _host_creds(hook: MLflowHook, uri: str) -> MlflowHostCreds:
     return get_default_host_creds(uri)
 
 
-def _rest_call(creds: MlflowHostCreds, endpoint: str, method: str, **kwargs: Any) -> None:
+def _rest_call(creds: MlflowHostCreds, endpoint: str, method: str, deadline: float, **kwargs: Any) -> None:
     from mlflow.utils.rest_utils import http_request_safe
 
+    timeout = max(1.0, deadline - time.monotonic())
     http_request_safe(
-        creds,
-        endpoint,
-        method,
-        max_retries=0,
-        backoff_factor=0,
-        backoff_jitter=0,
-        timeout=MLFLOW_CALL_TIMEOUT_SECONDS,
-        **kwargs,
+        creds, endpoint, method, max_retries=0, backoff_factor=0, backoff_jitter=0, timeout=timeout, **kwargs
     )
