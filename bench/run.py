@@ -16,6 +16,8 @@ same run, in alternating rounds, medians taken.
   ``mlflow server``, the trigger before and after issue 16 (:mod:`bench.triggerer`): requests/s, loop lag and
   finish-to-event delay against their goals (delay p99 <= poll interval + 1 s, lag p99 < 100 ms), threads, RSS, MLflow
   calls per look and per announcement. Several minutes; ``--only`` leaves it out when not named.
+* **ui** — the Hokusai page's data endpoint on a registry of 10,000 versions served by a real ``mlflow server``
+  (:mod:`bench.ui`): median, p95 and slowest answer of each query against the 500 ms goal (issue 14).
 * **parse** — importing each ``dags/*.py`` in a fresh interpreter vs an empty DAG file with the same Airflow
   imports; the difference in ms and the heavy modules the file adds (mlflow, boto3, botocore, sklearn, pandas...).
 
@@ -431,12 +433,12 @@ def render(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="Alternating rounds per benchmark (median taken).")
-    parser.add_argument("--only", action="append", choices=["publish", "operator", "batch", "parse", "triggerer"])
+    parser.add_argument("--only", action="append", choices=["publish", "operator", "batch", "parse", "triggerer", "ui"])
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"Report path (default {DEFAULT_JSON}).")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 30:
         parser.error("--rounds must be 1-30 (the benchmark stays bounded)")
-    only = set(args.only or ["publish", "operator", "batch", "parse", "triggerer"])
+    only = set(args.only or ["publish", "operator", "batch", "parse", "triggerer", "ui"])
 
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
     home = isolate_airflow_home()
@@ -455,6 +457,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows += bench_parse(args.rounds, Path(tmp))
             if "triggerer" in only:
                 rows += triggerer_rows()
+            if "ui" in only:
+                from bench import ui
+
+                ui_report = ui.bench_ui()
+                rows += ui_report["rows"]
     finally:
         cleanup(home)
     report = {
@@ -465,7 +472,9 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.perf_counter() - started, 1),
         "results": rows,
     }
-    print(render(rows))
+    print(render([r for r in rows if r["benchmark"] != "ui"]))
+    if "ui" in only:
+        print(ui.render(ui_report))
     print(f"({report['wall_seconds']} s; ratio = ours / raw in time, median of per-round ratios; report {args.json})")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -87,10 +87,11 @@ function receiptCell(row) {
   const cell = el("td", { class: "receipt" });
   if (row.receipt) {
     const r = row.receipt;
-    cell.append(el("div", {}, "message ", el("code", { text: r.message_id || "—" })),
+    const parts = [el("div", {}, "message ", el("code", { text: r.message_id || "—" })),
       el("div", { text: `${r.backend || "?"} · ${r.queue || "?"}` }),
       r.broker_message_id ? el("div", {}, "broker id ", el("code", { text: r.broker_message_id })) : null,
-      el("div", { class: "muted", text: r.published_at || "" }));
+      el("div", { class: "muted", text: r.published_at || "" })];
+    cell.append(...parts.filter(Boolean));
   } else if (row.failure_reason) {
     cell.append(el("div", { class: "reason", text: row.failure_reason }));
   } else if (row.validation_error) {
