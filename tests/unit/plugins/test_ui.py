@@ -215,3 +215,17 @@ def test_plugin_mounts_the_page_before_hokusai_and_lists_it_in_the_nav() -> None
     assert ui.EXTERNAL_VIEW["href"] == "/hokusai/ui/" and ui.EXTERNAL_VIEW["destination"] == "nav"
     for name in ("index.html", "hokusai.js", "hokusai.css", "hokusai.svg"):
         assert static_file(name)
+
+
+def test_register_records_the_task_instance_when_it_has_one() -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_hokusai.operators.mlflow import provenance_tags
+
+    ti = SimpleNamespace(dag_id="release", run_id="manual__1", task_id="register")
+    assert provenance_tags({"ti": ti}) == {  # type: ignore[arg-type]
+        t.AIRFLOW_DAG_ID: "release",
+        t.AIRFLOW_RUN_ID: "manual__1",
+        t.AIRFLOW_TASK_ID: "register",
+    }
+    assert provenance_tags({"ti": SimpleNamespace()}) == {}  # type: ignore[arg-type]
