@@ -89,6 +89,25 @@ def test_reconciliation_counts_found_published_failed(
     assert [p.value for p in statsd_listener.named(metrics.RECONCILE_FOUND)] == ["1"]
     assert [p.value for p in statsd_listener.named(metrics.RECONCILE_PUBLISHED)] == ["1"]
     assert [p.value for p in statsd_listener.named(metrics.RECONCILE_FAILED)] == ["0"]
+    assert not statsd_listener.named(metrics.RECONCILE_TRUNCATED)
+
+
+def test_reconciliation_counts_a_run_stopped_by_its_bound(
+    statsd_listener: StatsdListener,
+    redis_queue_conn: str,
+    mlflow_conn: MLflowServer,
+    server_logged_model: LoggedCandidate,
+) -> None:
+    names = [unique("metrics-bounded") for _ in range(2)]
+    for name in names:
+        register(name, server_logged_model)  # validated and tagged, but never announced
+    reconcile = ReconcileAnnouncementsOperator(task_id="reconcile", queue_conn_id=redis_queue_conn, max_versions=1)
+
+    summary = reconcile.execute(minimal_context())  # type: ignore[arg-type]
+
+    assert (summary["found"], summary["truncated"]) == (1, True)
+    statsd_listener.wait_for(metrics.RECONCILE_TRUNCATED)
+    assert [p.value for p in statsd_listener.named(metrics.RECONCILE_TRUNCATED)] == ["1"]
 
 
 def test_sensor_decisions_poke_and_deferred(statsd_listener: StatsdListener, mlflow_conn: MLflowServer) -> None:
