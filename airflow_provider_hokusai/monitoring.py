@@ -24,7 +24,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.hooks.mlflow import filter_literal
+from airflow_provider_hokusai.mlflow_syntax import filter_literal
 from airflow_provider_hokusai.receipts import receipt_from_tags
 from airflow_provider_hokusai.redaction import redact_text
 

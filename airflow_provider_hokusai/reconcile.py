@@ -18,8 +18,8 @@ from airflow.sdk.observability.stats import Stats
 from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.exceptions import HokusaiError, RegistryUnavailableError
-from airflow_provider_hokusai.hooks.mlflow import filter_literal
 from airflow_provider_hokusai.metrics import RECONCILE_FAILED, RECONCILE_FOUND, RECONCILE_PUBLISHED, RECONCILE_TRUNCATED
+from airflow_provider_hokusai.mlflow_syntax import filter_literal
 from airflow_provider_hokusai.receipts import receipt_from_tags
 from airflow_provider_hokusai.redaction import describe
 

@@ -6,9 +6,7 @@ What the baseline gate decides from what the hook reads lives in :mod:`airflow_p
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -19,11 +17,17 @@ from airflow_provider_hokusai.baseline import CandidateRun
 from airflow_provider_hokusai.connection_checks import probe_mlflow
 from airflow_provider_hokusai.exceptions import (
     InvalidMLflowConnection,
-    InvalidRegistrationInput,
     ModelRegistrationError,
     ModelRegistrationTimeout,
 )
 from airflow_provider_hokusai.mlflow_connection import MLflowSettings, redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.mlflow_syntax import (
+    LOGGED_MODEL_URI,
+    RUNS_URI,
+    ModelSource,
+    filter_literal,
+    parse_model_uri,
+)
 from airflow_provider_hokusai.redaction import describe, mask_connection
 
 if TYPE_CHECKING:
@@ -33,36 +37,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_hokusai.baseline import BaselineCriteria
 
-__all__ = ["MLflowHook", "ModelSource", "filter_literal", "parse_model_uri", "redact_uri"]
-
-_RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
-_LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[A-Za-z0-9]+)/?$")
-
-
-def parse_model_uri(model_uri: str) -> tuple[str | None, str | None]:
-    """
-    Split a registrable model URI into ``(run_id, logged_model_id)``.
-
-    :param model_uri: ``runs:/<run_id>/<artifact path>`` or ``models:/m-<id>`` (an MLflow 3 logged model).
-    :raises InvalidRegistrationInput: for any other form.
-    """
-    if isinstance(model_uri, str):
-        if match := _RUNS_URI.match(model_uri):
-            return match["run_id"], None
-        if match := _LOGGED_MODEL_URI.match(model_uri):
-            return None, match["model_id"]
-    raise InvalidRegistrationInput(
-        [("model_uri", f"must be 'runs:/<run_id>/<path>' or 'models:/m-<id>', got {model_uri!r}")]
-    )
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model version comes from, resolved the way ``mlflow.register_model`` does it."""
-
-    source: str
-    run_id: str | None
-    logged_model_id: str | None
+__all__ = ["MLflowHook", "ModelSource", "parse_model_uri", "redact_uri"]
 
 
 class MLflowHook(BaseHook):
@@ -241,7 +216,7 @@ class MLflowHook(BaseHook):
             if value is not None:
                 return float(value)
         # Over REST, MLflow 3.17 leaves ModelVersion.model_id empty; the source still names the logged model.
-        source_match = _LOGGED_MODEL_URI.match(version.source or "")
+        source_match = LOGGED_MODEL_URI.match(version.source or "")
         logged_model_id = version.model_id or (source_match["model_id"] if source_match else None)
         if logged_model_id:
             for metric in self.client.get_logged_model(logged_model_id).metrics or []:
@@ -262,7 +237,7 @@ class MLflowHook(BaseHook):
             logged = self.client.get_logged_model(logged_model_id)
             return ModelSource(model_uri, logged.source_run_id, logged_model_id)
         assert run_id is not None
-        artifact_path = str(_RUNS_URI.match(model_uri)["path"]).strip("/")  # type: ignore[index]
+        artifact_path = str(RUNS_URI.match(model_uri)["path"]).strip("/")  # type: ignore[index]
         run = self.get_run(run_id)
         logged_models = [
             m
@@ -338,16 +313,3 @@ class MLflowHook(BaseHook):
             if time.monotonic() >= deadline:
                 raise ModelRegistrationTimeout(f"version {version} of {name} is still {status} after {timeout:g}s")
             time.sleep(poll_interval)
-
-
-def filter_literal(value: str, field: str = "registered_model_name") -> str:
-    """
-    ``value`` as an MLflow filter-string literal; MLflow strips the quotes and has no escape, only their choice.
-
-    :raises InvalidRegistrationInput: ``value`` holds both quote characters, so no literal can hold it.
-    """
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise InvalidRegistrationInput([(field, "must not contain both ' and \"")])

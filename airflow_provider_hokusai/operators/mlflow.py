@@ -16,13 +16,14 @@ from airflow_provider_hokusai import tags
 from airflow_provider_hokusai.baseline import BaselineEvidence, Direction, compare, infer_direction
 from airflow_provider_hokusai.evidence import evidence_tags, with_pending_mark
 from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
-from airflow_provider_hokusai.hooks.mlflow import MLflowHook, parse_model_uri
+from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.messages.model_ready import (
     CONTRIBUTOR_ADDRESS_PATTERN,
     MAX_NAME_LENGTH,
     TOKEN_SYMBOL_PATTERN,
 )
+from airflow_provider_hokusai.mlflow_syntax import parse_model_uri
 from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:

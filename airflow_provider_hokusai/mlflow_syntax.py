@@ -1,0 +1,53 @@
+"""MLflow's own syntaxes, as the provider reads and writes them: registrable model URIs and filter-string literals.
+
+Pure functions, no I/O; the MLflow hook, the registration operator, reconciliation and the Hokusai page use them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
+
+RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
+LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[A-Za-z0-9]+)/?$")
+
+
+def parse_model_uri(model_uri: str) -> tuple[str | None, str | None]:
+    """
+    Split a registrable model URI into ``(run_id, logged_model_id)``.
+
+    :param model_uri: ``runs:/<run_id>/<artifact path>`` or ``models:/m-<id>`` (an MLflow 3 logged model).
+    :raises InvalidRegistrationInput: for any other form.
+    """
+    if isinstance(model_uri, str):
+        if match := RUNS_URI.match(model_uri):
+            return match["run_id"], None
+        if match := LOGGED_MODEL_URI.match(model_uri):
+            return None, match["model_id"]
+    raise InvalidRegistrationInput(
+        [("model_uri", f"must be 'runs:/<run_id>/<path>' or 'models:/m-<id>', got {model_uri!r}")]
+    )
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model version comes from, resolved the way ``mlflow.register_model`` does it."""
+
+    source: str
+    run_id: str | None
+    logged_model_id: str | None
+
+
+def filter_literal(value: str, field: str = "registered_model_name") -> str:
+    """
+    ``value`` as an MLflow filter-string literal; MLflow strips the quotes and has no escape, only their choice.
+
+    :raises InvalidRegistrationInput: ``value`` holds both quote characters, so no literal can hold it.
+    """
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise InvalidRegistrationInput([(field, "must not contain both ' and \"")])
