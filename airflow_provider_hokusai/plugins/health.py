@@ -39,12 +39,10 @@ from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
 from airflow_provider_hokusai.plugins import ui, webhooks
+from airflow_provider_hokusai.plugins.lazy import LazyApp
 from airflow_provider_hokusai.validation import validate
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-    from starlette.types import Receive, Scope, Send
-
     from airflow_provider_hokusai.receipts import QueueStatus
 
 CONFIG_SECTION = "hokusai"
@@ -246,40 +244,7 @@ class HealthChecker:
             return queue_entry(conn_id, error=text)
 
 
-class LazyHealthApp:
-    """
-    ASGI app that builds the FastAPI health app on its first request.
-
-    Airflow imports plugin modules in every process that loads plugins (task runners too); deferring the FastAPI
-    import to the API server's first call keeps that import cheap.
-
-    :param factory: Builds the real app; defaults to :func:`airflow_provider_hokusai.plugins._health_app.create_app`.
-    """
-
-    def __init__(self, factory: Callable[[], FastAPI] | None = None) -> None:
-        self._factory = factory
-        self._app: FastAPI | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def app(self) -> FastAPI:
-        """The FastAPI app, built once."""
-        if self._app is None:
-            with self._lock:
-                if self._app is None:
-                    if self._factory is None:
-                        from airflow_provider_hokusai.plugins._health_app import create_app
-
-                        self._app = create_app()
-                    else:
-                        self._app = self._factory()
-        return self._app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-
-app = LazyHealthApp()
+app = LazyApp("airflow_provider_hokusai.plugins._health_app:create_app")
 
 
 class HokusaiPlugin(AirflowPlugin):

@@ -18,49 +18,18 @@ app (:mod:`airflow_provider_hokusai.plugins._webhook_app`) is built on the first
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_hokusai.plugins.lazy import LazyApp
+
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-    from starlette.types import Receive, Scope, Send
+    pass
 
 URL_PREFIX = "/hokusai/webhooks"
 ROUTE = "/mlflow"
 
 
-class LazyWebhookApp:
-    """
-    ASGI app that builds the receiver's FastAPI app on its first request.
-
-    :param factory: Builds the real app; defaults to :func:`airflow_provider_hokusai.plugins._webhook_app.create_app`.
-    """
-
-    def __init__(self, factory: Callable[[], FastAPI] | None = None) -> None:
-        self._factory = factory
-        self._app: FastAPI | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def app(self) -> FastAPI:
-        """The FastAPI app, built once."""
-        if self._app is None:
-            with self._lock:
-                if self._app is None:
-                    if self._factory is None:
-                        from airflow_provider_hokusai.plugins._webhook_app import create_app
-
-                        self._app = create_app()
-                    else:
-                        self._app = self._factory()
-        return self._app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-
-app = LazyWebhookApp()
+app = LazyApp("airflow_provider_hokusai.plugins._webhook_app:create_app")
 
 #: The ``HokusaiPlugin.fastapi_apps`` entry; listed before ``/hokusai``, which would otherwise take its paths.
 FASTAPI_APP: dict[str, Any] = {"app": app, "url_prefix": URL_PREFIX, "name": "Hokusai MLflow webhooks"}

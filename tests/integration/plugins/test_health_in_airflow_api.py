@@ -136,12 +136,12 @@ def test_plugin_is_listed_by_airflow(airflow_api: AirflowApi) -> None:
     (plugin,) = [p for p in response.json()["plugins"] if p["name"] == "hokusai"]
     assert plugin["fastapi_apps"] == [
         {
-            "app": "airflow_provider_hokusai.plugins.webhooks.LazyWebhookApp",
+            "app": "airflow_provider_hokusai.plugins.lazy.LazyApp",
             "url_prefix": "/hokusai/webhooks",
             "name": "Hokusai MLflow webhooks",
         },
-        {"app": "airflow_provider_hokusai.plugins.ui.LazyUiApp", "url_prefix": "/hokusai/ui", "name": "Hokusai UI"},
-        {"app": "airflow_provider_hokusai.plugins.health.LazyHealthApp", "url_prefix": "/hokusai", "name": "Hokusai"},
+        {"app": "airflow_provider_hokusai.plugins.lazy.LazyApp", "url_prefix": "/hokusai/ui", "name": "Hokusai UI"},
+        {"app": "airflow_provider_hokusai.plugins.lazy.LazyApp", "url_prefix": "/hokusai", "name": "Hokusai"},
     ]
 
 

@@ -26,11 +26,11 @@ from airflow_provider_hokusai.plugins.health import (
     HealthChecker,
     HealthSettings,
     HokusaiPlugin,
-    LazyHealthApp,
     queue_entry,
     redact_text,
     summarize,
 )
+from airflow_provider_hokusai.plugins.lazy import LazyApp
 from airflow_provider_hokusai.receipts import QueueStatus
 
 PASSWORD = "s3cr3t-Pa55word-7f1d"
@@ -429,7 +429,7 @@ def client(checker_calls: list[str]) -> Iterator[httpx.AsyncClient]:
         checker_calls.append(conn_id)
         return _status(reachable=conn_id != "down", error="Connection refused" if conn_id == "down" else None)
 
-    app = LazyHealthApp(lambda: create_app(HealthChecker(status, _no_target)))
+    app = LazyApp(lambda: create_app(HealthChecker(status, _no_target)))
     yield httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hokusai.test")
 
 
@@ -506,7 +506,7 @@ def test_plugin_mounts_the_app_under_hokusai() -> None:
     assert webhook_mount["url_prefix"] == "/hokusai/webhooks"
     assert mount["url_prefix"] == "/hokusai"
     assert mount["name"] == "Hokusai"
-    assert isinstance(mount["app"], LazyHealthApp)
+    assert isinstance(mount["app"], LazyApp)
 
 
 def test_provider_info_registers_the_plugin_and_its_config() -> None:
