@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import redis
@@ -52,21 +53,20 @@ class CountingRetry(Retry):
         with_failure_count: bool = False,
     ) -> T:
         local = self._local
-        outermost = not getattr(local, "active", False)
-
-        def counted(error: Exception, *failures: int) -> Any:
-            local.failures = self.failures + 1
-            return fail(error, *failures)
-
-        def retryable(error: Exception) -> bool:
-            allowed = is_retryable is None or is_retryable(error)
-            return outermost and allowed and not isinstance(error, self._NEVER)
-
+        if getattr(local, "active", False):
+            return do()  # nested in a retrying call of this thread: that one retries, so this one runs once
         local.active = True
         try:
-            return super().call_with_retry(do, counted, retryable, with_failure_count)
+            return super().call_with_retry(do, fail, partial(self._retryable, is_retryable), with_failure_count)
         finally:
-            local.active = not outermost
+            local.active = False
+
+    def _retryable(self, is_retryable: Callable[[Exception], bool] | None, error: Exception) -> bool:
+        """Whether to retry ``error``; redis-py asks before counting each failure, the last one included."""
+        if isinstance(error, self._NEVER) or (is_retryable is not None and not is_retryable(error)):
+            return False
+        self._local.failures = self.failures + 1
+        return True
 
     @property
     def failures(self) -> int:
