@@ -19,7 +19,7 @@ import abc
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import BaseHook
 from airflow.sdk.observability.stats import Stats
@@ -217,31 +217,36 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         except HokusaiError as exc:
             self._count_failed(len(bodies), exc)
             raise
-        duration, attempts = elapsed_ms(start), self._attempts()
-        receipts: dict[int, PublishReceipt] = {}
-        errors: dict[int, HokusaiError] = {}
-        for index, (message, outcome) in enumerate(zip(messages, outcomes, strict=True)):
-            if isinstance(outcome, HokusaiError):
-                errors[index] = outcome
-                continue
-            receipts[index] = PublishReceipt(
-                message_id=message.message_id,
-                backend=self.backend,
-                queue=self.destination,
-                broker_message_id=outcome.broker_message_id,
-                duplicate=outcome.duplicate,
-                attempts=attempts,
-                duration_ms=duration,
-                published_at=outcome.published_at or now,
+        duration, attempts, queue, backend = elapsed_ms(start), self._attempts(), self.destination, self.backend
+        results = [
+            PublishReceipt(
+                m.message_id,
+                backend,
+                queue,
+                o.broker_message_id,
+                o.duplicate,
+                attempts,
+                duration,
+                o.published_at or now,
             )
-        self._record(list(receipts.values()), duration, attempts)
+            if isinstance(o, Sent)
+            else o
+            for m, o in zip(messages, outcomes, strict=True)
+        ]
+        receipts = [r for r in results if isinstance(r, PublishReceipt)]
+        self._record(receipts, duration, attempts)
+        if len(receipts) < len(results):
+            self._refused(results)
+        return receipts
+
+    def _refused(self, results: list[PublishReceipt | HokusaiError]) -> NoReturn:
+        """Count the messages the broker did not take and raise: their error alone, or the batch's."""
+        errors = {i: r for i, r in enumerate(results) if isinstance(r, HokusaiError)}
         for error in errors.values():
             self._count_failed(1, error)
-        if errors:
-            if len(bodies) == 1:
-                raise errors[0]
-            raise QueueBatchError(receipts, errors)
-        return list(receipts.values())
+        if len(results) == 1:
+            raise errors[0]
+        raise QueueBatchError({i: r for i, r in enumerate(results) if isinstance(r, PublishReceipt)}, errors)
 
     # Metrics.
 
