@@ -59,17 +59,12 @@ def bounded_redis(settings: RedisQueueSettings) -> Iterator[redis.Redis]:
 
     extra = settings.extra
     client = redis.Redis(
-        host=settings.host,
-        port=settings.port,
-        db=extra.db,
-        username=settings.username,
-        password=settings.password,
         ssl=settings.tls,
         socket_timeout=min(extra.socket_timeout, CALL_TIMEOUT_SECONDS),
         socket_connect_timeout=min(extra.socket_connect_timeout, CALL_TIMEOUT_SECONDS),
         retry=Retry(NoBackoff(), 0),
         client_name="airflow-provider-hokusai-test",
-        **(dict(settings.ssl_args) if settings.tls else {}),
+        **settings.connection_kwargs(),
     )
     try:
         yield client

@@ -123,6 +123,13 @@ class RedisQueueSettings(BaseModel):
         secret = hashlib.sha256((self.password or "").encode()).hexdigest()
         return repr((self.host, self.port, self.username, secret, self.tls, self.ssl_args, self.extra, retry))
 
+    def connection_kwargs(self) -> dict[str, Any]:
+        """What redis-py needs to reach the server: address, database, credentials and, with TLS, the ``ssl_*`` keys."""
+        reach = {"host": self.host, "port": self.port, "db": self.extra.db}
+        return (
+            reach | {"username": self.username, "password": self.password} | (dict(self.ssl_args) if self.tls else {})
+        )
+
     @property
     def address(self) -> str:
         return f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}/{self.extra.db}"

@@ -92,18 +92,13 @@ def shared_pool(conn_id: str, settings: RedisQueueSettings, policy: RetryPolicy)
             connection_class=redis.SSLConnection if settings.tls else redis.Connection,
             max_connections=extra.max_connections,
             timeout=extra.socket_connect_timeout,  # waiting for a free connection is bounded like connecting is
-            host=settings.host,
-            port=settings.port,
-            db=extra.db,
-            username=settings.username,
-            password=settings.password,
             socket_timeout=extra.socket_timeout,
             socket_connect_timeout=extra.socket_connect_timeout,
             socket_keepalive=True,
             health_check_interval=extra.health_check_interval,
             retry=CountingRetry(policy),
             client_name="airflow-provider-hokusai",
-            **dict(settings.ssl_args),
+            **settings.connection_kwargs(),
         )
         _POOLS[conn_id] = (key, pool)
     if current is not None:
