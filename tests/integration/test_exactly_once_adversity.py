@@ -59,10 +59,24 @@ def register_versions(mlflow_conn: MLflowServer, prefix: str, tags: list[dict[st
 def test_1_every_spelling_of_a_version_is_one_identity(
     mlflow_conn: MLflowServer, redis_queue_conn: str, redis_server: RedisProcess
 ) -> None:
+    """Two workers race on version 1, one spelling it "01": both read it before either records a receipt."""
     name, version, _ = registered_version(mlflow_conn.url, validated_tags(), "identity")
     assert version == "1"
-    results = [announcer(redis_queue_conn).announce(VersionRef(name, spelled)) for spelled in ("01", " 1", "+1", "1")]
+    racing: list[Any] = []
 
+    class RacingHook(RedisQueueHook):
+        """Worker A ("01"): worker B (" 1") announces the same version while A is publishing."""
+
+        def _send(self, messages: Sequence[Any], bodies: Sequence[str], now: str) -> list[Any]:
+            racing.append(announcer(redis_queue_conn).announce(VersionRef(name, " 1")))
+            return super()._send(messages, bodies, now)
+
+    first = ModelReadyAnnouncer(MLflowHook(), RacingHook(redis_conn_id=redis_queue_conn)).announce(
+        VersionRef(name, "01")
+    )
+    later = [announcer(redis_queue_conn).announce(VersionRef(name, spelled)) for spelled in ("+1", "1")]
+
+    results = [first, *racing, *later]
     assert {r.model_version for r in results} == {"1"}
     assert {r.receipt["message_id"] for r in results if r.receipt} == {message_id_for(name, "1")}
     assert [m.message_id for m in queued(redis_server)] == [message_id_for(name, "1")]
