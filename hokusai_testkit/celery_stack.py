@@ -1,7 +1,7 @@
 """
 Airflow on the CeleryExecutor, on loopback: ``api-server``, ``scheduler``, ``dag-processor`` and several ``airflow
 celery worker`` processes, with a Redis broker, the result backend and the metadata on a PostgreSQL database of the
-stack's own (created by :func:`temporary_database`, dropped afterwards).
+stack's own (created by :func:`hokusai_testkit.postgres.own_database`, dropped afterwards).
 
 Every process gets the caller's environment without any ``AIRFLOW__*``, ``AIRFLOW_CONN_*`` or ``MLFLOW_*``
 variable, plus the stack's own settings. Each runs in a process group of its own; :meth:`CeleryStack.stop` ends
@@ -17,51 +17,20 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hokusai_testkit.ports import LOOPBACK, free_port, wait_for_port
+from hokusai_testkit.postgres import PG_PORT, PG_USER
 
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
-PG_PORT = int(os.environ.get("HOKUSAI_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("HOKUSAI_TEST_PG_USER", "postgres")
 _STRIPPED_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "MLFLOW_")
 
 
 class StackError(RuntimeError):
     """A component or command of the stack failed; the message holds the tail of its output."""
-
-
-def _pg_admin(statement: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(host=LOOPBACK, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=10)
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
-@contextlib.contextmanager
-def temporary_database(prefix: str) -> Iterator[str]:
-    """
-    A database of the machine's PostgreSQL with a name no one else uses, dropped (its sessions closed) when the block
-    ends whatever happened; nothing else on the server is touched.
-
-    :param prefix: Letters, digits and underscores; the start of the name.
-    :return: The database's name.
-    """
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

@@ -28,8 +28,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_hokusai.receipts import receipt_from_tags
-from hokusai_testkit.celery_stack import CeleryStack, temporary_database
+from hokusai_testkit.celery_stack import CeleryStack
 from hokusai_testkit.mlflow import MLflowServer, create_run, running_mlflow_server, unique, validated_tags
+from hokusai_testkit.postgres import own_database
 from hokusai_testkit.redis import RedisProcess, start_redis
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(540)]
@@ -69,7 +70,7 @@ def register_versions(tracking_uri: str, count: int) -> str:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Everything started, and stopped in reverse order whatever happens (the database dropped last)."""
     with contextlib.ExitStack() as cleanup:
-        database = cleanup.enter_context(temporary_database("hokusai_celery"))
+        database = cleanup.enter_context(own_database("hokusai_celery")).name
         redis = cleanup.enter_context(start_redis())
         dags = tmp_path_factory.mktemp("dags")
         shutil.copy(REPO_ROOT / "dags" / f"{DAG_ID}.py", dags)
