@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hokusai_testkit.ports import LOOPBACK, free_port
+from hokusai_testkit.ports import LOOPBACK, free_port, stop_process_groups
 
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -227,19 +226,7 @@ class AirflowDeployment:
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM each component's process group, then SIGKILL what is left after ``timeout`` seconds."""
-        for process in self.processes.values():
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            # Children (task processes, API workers) share the group and may outlive its leader.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
+        stop_process_groups(self.processes.values(), timeout)
 
     def log_tail(self, component: str | None = None, chars: int = 3000) -> str:
         """The end of one component's log, or of each one's."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hokusai_testkit.ports import LOOPBACK, free_port, wait_for_port
+from hokusai_testkit.ports import LOOPBACK, free_port, stop_process_groups, wait_for_port
 from hokusai_testkit.postgres import PG_PORT, PG_USER
 
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
@@ -181,19 +180,7 @@ class CeleryStack:
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM each component's process group, then SIGKILL what is left after ``timeout`` seconds."""
-        for process in self.processes.values():
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            # Children (task processes, Celery pool processes) share the group and may outlive its leader.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
+        stop_process_groups(self.processes.values(), timeout)
 
     def log(self, name: str) -> str:
         """One component's log so far."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterable
 
 LOOPBACK = "127.0.0.1"
 
@@ -54,3 +58,25 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=timeout)
+
+
+def stop_process_groups(processes: Iterable[subprocess.Popen[bytes]], timeout: float) -> None:
+    """
+    SIGTERM each process's group, then SIGKILL what is left after ``timeout`` seconds in all.
+
+    The processes must have been started with ``start_new_session=True``: their children (task processes, API or
+    Celery workers) share the group and may outlive its leader.
+    """
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
