@@ -57,16 +57,21 @@ class CountingRetry(Retry):
             return do()  # nested in a retrying call of this thread: that one retries, so this one runs once
         local.active = True
         try:
-            return super().call_with_retry(do, fail, partial(self._retryable, is_retryable), with_failure_count)
+            # redis-py passes no is_retryable of its own on the command path: no per-call wrapper is needed there.
+            check = self._retryable if is_retryable is None else partial(self._retryable_if, is_retryable)
+            return super().call_with_retry(do, fail, check, with_failure_count)
         finally:
             local.active = False
 
-    def _retryable(self, is_retryable: Callable[[Exception], bool] | None, error: Exception) -> bool:
+    def _retryable(self, error: Exception) -> bool:
         """Whether to retry ``error``; redis-py asks before counting each failure, the last one included."""
-        if isinstance(error, self._NEVER) or (is_retryable is not None and not is_retryable(error)):
+        if isinstance(error, self._NEVER):
             return False
         self._local.failures = self.failures + 1
         return True
+
+    def _retryable_if(self, is_retryable: Callable[[Exception], bool], error: Exception) -> bool:
+        return is_retryable(error) and self._retryable(error)
 
     @property
     def failures(self) -> int:

@@ -123,12 +123,12 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         conn_id = getattr(self, self.conn_name_attr, None)
         return QueueSigner(conn_id if isinstance(conn_id, str) else None)
 
-    @property
+    @cached_property
     def dedup_ttl_seconds(self) -> int:
         """Dedup marker lifetime: hook argument, else connection extra ``dedup_ttl_seconds``, else 7 days."""
         return self.args.dedup_ttl_seconds or self.extra.dedup_ttl_seconds
 
-    @property
+    @cached_property
     def max_message_bytes(self) -> int:
         """Size limit: hook argument, else connection extra ``max_message_bytes``, else 256 KiB."""
         return self.args.max_message_bytes or self.extra.max_message_bytes

@@ -105,7 +105,7 @@ class RedisQueueHook(ModelReadyQueueHook):
     def extra(self) -> RedisQueueExtra:
         return self.settings.extra
 
-    @property
+    @cached_property
     def queue_name(self) -> str:
         return self.args.queue_name or self.extra.queue or DEFAULT_QUEUE
 
@@ -129,7 +129,7 @@ class RedisQueueHook(ModelReadyQueueHook):
         """The marker key of ``message_id`` for this queue."""
         return f"{self._key_prefix}:dedup:{message_id}"
 
-    @property
+    @cached_property
     def last_announcement_key(self) -> str:
         """The key holding when a message was last enqueued on this queue (not a duplicate)."""
         return f"{self._key_prefix}:last_announcement_at"
