@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from airflow.sdk.observability.stats import Stats
+
 PREFIX = "hokusai"
 
 #: Counter: messages the broker accepted (new ones, not duplicates).
@@ -68,3 +70,30 @@ def metric_tag_value(value: str) -> str:
     name holds anything but letters, digits and ``_ . - /``: ``hokusai:model_ready_queue`` would lose them all.
     """
     return _METRIC_TAG_UNSAFE.sub("_", value)
+
+
+def record_publish(tags: dict[str, str], *, new: int, duplicates: int, retries: int, duration_ms: float) -> None:
+    """
+    Emit what one publish call did: ``new`` messages taken, ``duplicates`` absorbed, the client's ``retries``.
+
+    :param tags: The queue's tags (``backend``, ``queue``), as :func:`queue_tags` gives them.
+    """
+    if new:
+        Stats.incr(QUEUE_PUBLISHED, new, tags=tags)
+    if duplicates:
+        Stats.incr(QUEUE_DUPLICATE, duplicates, tags=tags)
+    if retries:
+        Stats.incr(QUEUE_RETRIED, retries, tags=tags)
+    Stats.timing(QUEUE_PUBLISH_DURATION, duration_ms, tags=tags)
+
+
+def record_publish_failure(tags: dict[str, str], *, count: int, permanent: bool, retries: int) -> None:
+    """Emit ``count`` messages a publish call failed to hand over, and the client's ``retries`` before it gave up."""
+    Stats.incr(QUEUE_FAILED, count, tags={**tags, "reason": "permanent" if permanent else "retryable"})
+    if retries:
+        Stats.incr(QUEUE_RETRIED, retries, tags=tags)
+
+
+def queue_tags(backend: str, queue: str | None) -> dict[str, str]:
+    """The tags of a queue's metrics; without ``queue`` when it could not be resolved (a misconfigured hook)."""
+    return {"backend": backend} if queue is None else {"backend": backend, "queue": metric_tag_value(queue)}

@@ -22,7 +22,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import BaseHook
-from airflow.sdk.observability.stats import Stats
 
 from airflow_provider_hokusai.exceptions import (
     HokusaiError,
@@ -39,14 +38,7 @@ from airflow_provider_hokusai.messages import (
     ModelReadyToDeployMessage,
     utc_now_timestamp,
 )
-from airflow_provider_hokusai.metrics import (
-    QUEUE_DUPLICATE,
-    QUEUE_FAILED,
-    QUEUE_PUBLISH_DURATION,
-    QUEUE_PUBLISHED,
-    QUEUE_RETRIED,
-    metric_tag_value,
-)
+from airflow_provider_hokusai.metrics import queue_tags, record_publish, record_publish_failure
 from airflow_provider_hokusai.queue_settings import (
     REDIS_CONN_TYPES,
     SQS_CONN_TYPES,
@@ -252,29 +244,21 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
 
     @cached_property
     def _metric_tags(self) -> dict[str, str]:
-        return {"backend": self.backend, "queue": metric_tag_value(self.queue_name)}
+        return queue_tags(self.backend, self.queue_name)
 
     def _record(self, receipts: Sequence[PublishReceipt], duration_ms: float, attempts: int) -> None:
-        tags = self._metric_tags
         duplicates = sum(1 for r in receipts if r.duplicate)
-        if len(receipts) > duplicates:
-            Stats.incr(QUEUE_PUBLISHED, len(receipts) - duplicates, tags=tags)
-        if duplicates:
-            Stats.incr(QUEUE_DUPLICATE, duplicates, tags=tags)
-        if attempts > 1:
-            Stats.incr(QUEUE_RETRIED, attempts - 1, tags=tags)
-        Stats.timing(QUEUE_PUBLISH_DURATION, duration_ms, tags=tags)
+        new = len(receipts) - duplicates
+        record_publish(self._metric_tags, new=new, duplicates=duplicates, retries=attempts - 1, duration_ms=duration_ms)
 
     def _count_failed(self, count: int, error: HokusaiError) -> None:
-        reason = "permanent" if isinstance(error, HokusaiPermanentError) else "retryable"
         try:
             tags = self._metric_tags
         except HokusaiError:
             # The queue itself is misconfigured: the failure is still counted, without a queue tag.
-            tags = {"backend": self.backend}
-        Stats.incr(QUEUE_FAILED, count, tags={**tags, "reason": reason})
-        if self._attempts() > 1:
-            Stats.incr(QUEUE_RETRIED, self._attempts() - 1, tags=tags)
+            tags = queue_tags(self.backend, None)
+        permanent = isinstance(error, HokusaiPermanentError)
+        record_publish_failure(tags, count=count, permanent=permanent, retries=self._attempts() - 1)
 
 
 def message_attributes(message: ModelReadyToDeployMessage) -> dict[str, str]:

@@ -18,12 +18,8 @@ from typing import TYPE_CHECKING, Any, cast
 import redis
 from redis import exceptions as rex
 
-from airflow_provider_hokusai.exceptions import (
-    HokusaiError,
-    QueueAccessDeniedError,
-    QueuePermanentError,
-    QueuePublishError,
-)
+from airflow_provider_hokusai.broker_errors import redis_error
+from airflow_provider_hokusai.exceptions import HokusaiError
 from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook, get_connection
 from airflow_provider_hokusai.queue_settings import (
     DEFAULT_QUEUE,
@@ -181,15 +177,7 @@ class RedisQueueHook(ModelReadyQueueHook):
         return min(1 + failures, self.retry_policy.attempts)
 
     def _translate(self, exc: Exception) -> HokusaiError:
-        where = f"redis list {self.queue_name!r} at {self.settings.address}"
-        if isinstance(exc, rex.AuthenticationError | rex.AuthorizationError | rex.NoPermissionError):
-            return QueueAccessDeniedError(f"{where} refused the connection's credentials: {describe_error(exc)}")
-        if isinstance(exc, rex.ResponseError) and not isinstance(exc, rex.ReadOnlyError | rex.OutOfMemoryError):
-            return QueuePermanentError(f"{where} refused the message: {describe_error(exc)}")
-        return QueuePublishError(
-            f"could not publish to {where} after {self._attempts()} attempt(s): {describe_error(exc)}; "
-            "a retry is safe (messages are deduplicated by id)"
-        )
+        return redis_error(exc, f"redis list {self.queue_name!r} at {self.settings.address}", self._attempts())
 
     # Status and connection test.
 

@@ -18,13 +18,11 @@ from urllib.parse import urlsplit
 
 from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
+from airflow_provider_hokusai.broker_errors import sqs_attempts, sqs_entry_error, sqs_error
 from airflow_provider_hokusai.exceptions import (
     HokusaiError,
     InvalidQueueConfiguration,
     InvalidQueueMessage,
-    QueueAccessDeniedError,
-    QueueNotFoundError,
-    QueuePermanentError,
     QueuePublishError,
 )
 from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook
@@ -40,28 +38,6 @@ MAX_BATCH_ENTRIES = 10  # SendMessageBatch's limit
 DEFAULT_CONNECT_TIMEOUT = 5
 DEFAULT_READ_TIMEOUT = 10
 GROUP_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")  # a FIFO MessageGroupId
-
-_NOT_FOUND_CODES = frozenset(
-    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue", "QueueDeletedRecently"}
-)
-_ACCESS_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "UnrecognizedClientException",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidSecurity",
-        "KMS.AccessDeniedException",
-        "KMS.DisabledException",
-    }
-)
-_TRANSIENT_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable", "RequestTimeout"}
-    | {"InternalError", "InternalFailure", "KMS.ThrottlingException"}
-)
 
 
 class SqsQueueHook(ModelReadyQueueHook):
@@ -220,36 +196,14 @@ class SqsQueueHook(ModelReadyQueueHook):
         return 1 + self._retry_attempts
 
     def _entry_error(self, failed: dict[str, Any]) -> HokusaiError:
-        what = f"SQS queue {self.queue_name!r} refused the message: {failed.get('Code')}: {failed.get('Message')}"
-        return QueuePermanentError(what) if failed.get("SenderFault") else QueuePublishError(f"{what}; a retry is safe")
+        where = f"SQS queue {self.queue_name!r}"
+        return sqs_entry_error(where, failed.get("Code"), failed.get("Message"), bool(failed.get("SenderFault")))
 
     def _translate(self, exc: Exception, action: str) -> HokusaiError:
-        """The typed error of a failed call; botocore's texts hold no secret."""
-        from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError, PartialCredentialsError
-
         if isinstance(exc, HokusaiError):
             return exc
-        where = f"SQS queue {self._queue_or_arg()!r}"
-        if isinstance(exc, ClientError):
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            self._retry_attempts = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts") or 0)
-            if code in _NOT_FOUND_CODES:
-                return QueueNotFoundError(f"{where} does not exist: {describe_error(exc)}")
-            if code in _ACCESS_CODES or status == 403:
-                return QueueAccessDeniedError(f"{where}: access denied: {describe_error(exc)}")
-            if not (code in _TRANSIENT_CODES or status >= 500):
-                return QueuePermanentError(f"{where} refused the request: {describe_error(exc)}")
-        elif isinstance(exc, NoCredentialsError | PartialCredentialsError):
-            return QueueAccessDeniedError(f"{where}: {describe_error(exc)}")
-        elif isinstance(exc, ParamValidationError):
-            return QueuePermanentError(f"{where} refused the request: {describe_error(exc)}")
-        else:
-            # botocore raises a connection error once its standard mode used up every attempt.
-            self._retry_attempts = self.retry_policy.retries
-        return QueuePublishError(
-            f"could not {action} {where} after {self._attempts()} attempt(s): {describe_error(exc)}; a retry is safe"
-        )
+        self._retry_attempts = sqs_attempts(exc, self.retry_policy.attempts) - 1
+        return sqs_error(exc, f"SQS queue {self._queue_or_arg()!r}", action, self._attempts())
 
     def _queue_or_arg(self) -> str:
         try:

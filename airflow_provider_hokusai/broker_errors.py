@@ -1,0 +1,107 @@
+"""
+Which typed error a broker's failure is, decided from what the client raised: pure functions, no I/O.
+
+The queue hooks hand their client's exception here, so the decision "retrying may help, or not, and why" is one
+table per backend, tested without a broker. Neither redis-py's nor botocore's error texts hold credentials.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError, PartialCredentialsError
+from redis import exceptions as rex
+
+from airflow_provider_hokusai.exceptions import (
+    HokusaiError,
+    QueueAccessDeniedError,
+    QueueNotFoundError,
+    QueuePermanentError,
+    QueuePublishError,
+)
+from airflow_provider_hokusai.receipts import describe_error
+
+SQS_NOT_FOUND_CODES = frozenset(
+    {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue", "QueueDeletedRecently"}
+)
+SQS_ACCESS_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidSecurity",
+        "KMS.AccessDeniedException",
+        "KMS.DisabledException",
+    }
+)
+SQS_TRANSIENT_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable", "RequestTimeout"}
+    | {"InternalError", "InternalFailure", "KMS.ThrottlingException"}
+)
+_REDIS_ACCESS = (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError)
+_REDIS_TRANSIENT_REPLIES = (rex.ReadOnlyError, rex.OutOfMemoryError)  # a failover or a full server passes
+
+
+def sqs_attempts(exc: Exception, exhausted: int) -> int:
+    """
+    Tries botocore made before raising ``exc``: its own count on an error response, none beyond the first for a
+    request it refused to send, ``exhausted`` (the policy's attempts) for a connection error, which standard mode
+    raises only once every attempt failed.
+    """
+    if isinstance(exc, ClientError):
+        return 1 + int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts") or 0)
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | ParamValidationError):
+        return 1
+    return exhausted
+
+
+def sqs_error(exc: Exception, where: str, action: str, attempts: int) -> HokusaiError:
+    """
+    The typed error of a failed SQS call.
+
+    :param where: The queue, as the text names it (``SQS queue 'name'``).
+    :param action: What failed, for a retryable error's text (``publish to``, ``look up``).
+    :param attempts: What :func:`sqs_attempts` said.
+    """
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in SQS_NOT_FOUND_CODES:
+            return QueueNotFoundError(f"{where} does not exist: {describe_error(exc)}")
+        if code in SQS_ACCESS_CODES or status == 403:
+            return QueueAccessDeniedError(f"{where}: access denied: {describe_error(exc)}")
+        if not (code in SQS_TRANSIENT_CODES or status >= 500):
+            return QueuePermanentError(f"{where} refused the request: {describe_error(exc)}")
+    elif isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return QueueAccessDeniedError(f"{where}: {describe_error(exc)}")
+    elif isinstance(exc, ParamValidationError):
+        return QueuePermanentError(f"{where} refused the request: {describe_error(exc)}")
+    return QueuePublishError(
+        f"could not {action} {where} after {attempts} attempt(s): {describe_error(exc)}; a retry is safe"
+    )
+
+
+def sqs_entry_error(where: str, code: object, message: object, sender_fault: bool) -> HokusaiError:
+    """The typed error of one entry SQS refused in a batch: the sender's fault is permanent, SQS's retryable."""
+    what = f"{where} refused the message: {code}: {message}"
+    return QueuePermanentError(what) if sender_fault else QueuePublishError(f"{what}; a retry is safe")
+
+
+def redis_error(exc: Exception, where: str, attempts: int) -> HokusaiError:
+    """
+    The typed error of a failed Redis call: a refused login or command is permanent; a connection error, timeout,
+    read-only replica or full server is retryable (the publish is deduplicated by id).
+
+    :param where: The list and server, as the text names them.
+    :param attempts: Tries redis-py made.
+    """
+    if isinstance(exc, _REDIS_ACCESS):
+        return QueueAccessDeniedError(f"{where} refused the connection's credentials: {describe_error(exc)}")
+    if isinstance(exc, rex.ResponseError) and not isinstance(exc, _REDIS_TRANSIENT_REPLIES):
+        return QueuePermanentError(f"{where} refused the message: {describe_error(exc)}")
+    return QueuePublishError(
+        f"could not publish to {where} after {attempts} attempt(s): {describe_error(exc)}; "
+        "a retry is safe (messages are deduplicated by id)"
+    )
