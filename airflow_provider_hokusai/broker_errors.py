@@ -40,8 +40,10 @@ SQS_TRANSIENT_CODES = frozenset(
     {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable", "RequestTimeout"}
     | {"InternalError", "InternalFailure", "KMS.ThrottlingException"}
 )
-_REDIS_ACCESS = (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError)
-_REDIS_TRANSIENT_REPLIES = (rex.ReadOnlyError, rex.OutOfMemoryError)  # a failover or a full server passes
+#: Redis failures that retrying may cure: the connection, a timeout, a replica during failover, a full server.
+REDIS_RETRYABLE = (rex.ConnectionError, rex.TimeoutError, ConnectionResetError, rex.ReadOnlyError, rex.OutOfMemoryError)
+#: Redis refusing the connection's credentials or its rights: never retried.
+REDIS_ACCESS = (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError)
 
 
 def sqs_attempts(exc: Exception, exhausted: int) -> int:
@@ -97,9 +99,9 @@ def redis_error(exc: Exception, where: str, attempts: int) -> HokusaiError:
     :param where: The list and server, as the text names them.
     :param attempts: Tries redis-py made.
     """
-    if isinstance(exc, _REDIS_ACCESS):
+    if isinstance(exc, REDIS_ACCESS):
         return QueueAccessDeniedError(f"{where} refused the connection's credentials: {describe_error(exc)}")
-    if isinstance(exc, rex.ResponseError) and not isinstance(exc, _REDIS_TRANSIENT_REPLIES):
+    if isinstance(exc, rex.ResponseError) and not isinstance(exc, REDIS_RETRYABLE):
         return QueuePermanentError(f"{where} refused the message: {describe_error(exc)}")
     return QueuePublishError(
         f"could not publish to {where} after {attempts} attempt(s): {describe_error(exc)}; "

@@ -13,9 +13,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 import redis
-from redis import exceptions as rex
 from redis.retry import Retry
 
+from airflow_provider_hokusai.broker_errors import REDIS_ACCESS, REDIS_RETRYABLE
 from airflow_provider_hokusai.queue_settings import RedisQueueSettings
 from airflow_provider_hokusai.retry import RetryPolicy
 
@@ -35,11 +35,8 @@ class CountingRetry(Retry):
     ``hokusai.queue.retried``). Connections deep-copy their ``Retry``; this one is shared, as it keeps no other state.
     """
 
-    _NEVER = (rex.AuthenticationError, rex.AuthorizationError)
-    RETRYABLE = (rex.ConnectionError, rex.TimeoutError, ConnectionResetError, rex.ReadOnlyError, rex.OutOfMemoryError)
-
     def __init__(self, policy: RetryPolicy) -> None:
-        super().__init__(policy.to_redis_backoff(), policy.retries, supported_errors=self.RETRYABLE)
+        super().__init__(policy.to_redis_backoff(), policy.retries, supported_errors=REDIS_RETRYABLE)
         self._local = threading.local()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CountingRetry:
@@ -65,7 +62,7 @@ class CountingRetry(Retry):
 
     def _retryable(self, error: Exception) -> bool:
         """Whether to retry ``error``; redis-py asks before counting each failure, the last one included."""
-        if isinstance(error, self._NEVER):
+        if isinstance(error, REDIS_ACCESS):
             return False
         self._local.failures = self.failures + 1
         return True
