@@ -35,6 +35,36 @@ class DeploymentError(RuntimeError):
     """A component or command of the deployment failed; the message holds the tail of its output."""
 
 
+def outside_environment() -> dict[str, str]:
+    """This process's environment without the Airflow and MLflow settings of the caller (a stack sets its own)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES) and k != "AIRFLOW_HOME"}
+
+
+def run_airflow(
+    args: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: float, error: type[Exception]
+) -> subprocess.CompletedProcess[str]:
+    """
+    Run ``airflow <args>`` in ``env`` and ``cwd``; its output captured.
+
+    :raises error: it exited non-zero (with the tail of its stderr) or did not end within ``timeout`` seconds.
+    """
+    try:
+        done = subprocess.run(
+            [str(AIRFLOW_BIN), *args],
+            capture_output=True,
+            text=True,
+            env=dict(env),
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise error(f"airflow {args[0]} did not end within {timeout}s") from None
+    if done.returncode != 0:
+        raise error(f"airflow {' '.join(args[:2])} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return done
+
+
 @dataclass
 class AirflowDeployment:
     """
@@ -104,8 +134,8 @@ class AirflowDeployment:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a process of this deployment: no Airflow/MLflow variables but its own."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES) and k != "AIRFLOW_HOME"}
-        return env | dict(self.environment) | {"AIRFLOW_HOME": str(self.home), "PYTHONUNBUFFERED": "1"} | extra
+        own = {"AIRFLOW_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
+        return outside_environment() | dict(self.environment) | own | extra
 
     def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
         """
@@ -113,21 +143,7 @@ class AirflowDeployment:
 
         :raises DeploymentError: it failed or did not end within ``timeout`` seconds.
         """
-        try:
-            done = subprocess.run(
-                [str(AIRFLOW_BIN), *args],
-                capture_output=True,
-                text=True,
-                env=self.env(),
-                cwd=self.home,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise DeploymentError(f"airflow {args[0]} did not end within {timeout}s") from None
-        if done.returncode != 0:
-            raise DeploymentError(f"airflow {' '.join(args[:2])} exited {done.returncode}:\n{done.stderr[-3000:]}")
-        return done
+        return run_airflow(args, env=self.env(), cwd=self.home, timeout=timeout, error=DeploymentError)
 
     def migrate(self) -> None:
         """``airflow db migrate``."""

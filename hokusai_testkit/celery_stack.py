@@ -11,21 +11,17 @@ exactly those groups.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hokusai_testkit.airflow import AIRFLOW_BIN, outside_environment, run_airflow
 from hokusai_testkit.ports import LOOPBACK, free_port, stop_process_groups, wait_for_port
 from hokusai_testkit.postgres import PG_PORT, PG_USER
-
-AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
-_STRIPPED_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "MLFLOW_")
 
 
 class StackError(RuntimeError):
@@ -93,8 +89,7 @@ class CeleryStack:
 
     def env(self) -> dict[str, str]:
         """The environment of a process of this stack: no Airflow/MLflow variables but its own."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES) and k != "AIRFLOW_HOME"}
-        return env | dict(self.environment) | self.settings() | {"AIRFLOW_HOME": str(self.home)}
+        return outside_environment() | dict(self.environment) | self.settings() | {"AIRFLOW_HOME": str(self.home)}
 
     def migrate(self, timeout: float = 300.0) -> None:
         """
@@ -102,20 +97,7 @@ class CeleryStack:
 
         :raises StackError: it failed or did not end within ``timeout`` seconds.
         """
-        try:
-            done = subprocess.run(
-                [str(AIRFLOW_BIN), "db", "migrate"],
-                capture_output=True,
-                text=True,
-                env=self.env(),
-                cwd=self.home,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise StackError(f"airflow db migrate did not end within {timeout}s") from None
-        if done.returncode != 0:
-            raise StackError(f"airflow db migrate exited {done.returncode}:\n{done.stderr[-3000:]}")
+        run_airflow(("db", "migrate"), env=self.env(), cwd=self.home, timeout=timeout, error=StackError)
 
     def _start(self, name: str, *args: str) -> None:
         with (self.home / f"{name}.log").open("wb") as log:
