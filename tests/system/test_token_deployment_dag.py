@@ -116,13 +116,9 @@ def test_consumer_dag_runs_for_real_on_the_triggers_events(
     asset event as its trigger. That step is done here, on the run ``dag.test()`` creates, with the real trigger's
     payload.
     """
-    import airflow.models.dagrun as dagrun_module
     from airflow.models import Variable as VariableModel
-    from airflow.models.asset import AssetEvent, AssetModel
-    from sqlalchemy import select
 
     from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
-    from scripts.dagrun import run_dag_test
 
     hook = SqsQueueHook(aws_conn_id="hokusai_sqs", queue_name=sqs_queues.standard_url)
     for version in ("2", "3"):
@@ -132,21 +128,7 @@ def test_consumer_dag_runs_for_real_on_the_triggers_events(
         payloads.append(fire_watcher(consumer_module))
     VariableModel.set(consumer_module.DEPLOYED_VARIABLE, json.dumps({"hokusai-consumer-dag": "2", "other": "5"}))
 
-    create_run = dagrun_module.get_or_create_dagrun
-
-    def run_triggered_by_the_watcher(**kwargs: Any) -> Any:
-        run = create_run(**kwargs)
-        session = kwargs["session"]
-        asset = session.scalars(select(AssetModel).where(AssetModel.name == consumer_module.model_ready.name)).one()
-        for payload in payloads:
-            event = AssetEvent(asset_id=asset.id, extra={"from_trigger": True, "payload": payload})
-            session.add(event)
-            run.consumed_asset_events.append(event)
-        session.commit()
-        return run
-
-    monkeypatch.setattr(dagrun_module, "get_or_create_dagrun", run_triggered_by_the_watcher)
-    result = run_dag_test("hokusai_token_deployment.py")
+    result = run_on_payloads(consumer_module, payloads, monkeypatch)
 
     assert result.succeeded, result.states
     assert result.returns["deploy"] == [{"model_id": "hokusai-consumer-dag", "model_version": "3"}]
