@@ -137,7 +137,7 @@ class InvalidHealthConfiguration(InvalidInputError):
 
 
 class InvalidRetryPolicy(InvalidInputError):
-    """A :class:`~airflow_provider_hokusai.retry.RetryPolicy` whose attempts, backoff or jitter break a rule."""
+    """A :class:`~airflow_provider_hokusai.queue.retry.RetryPolicy` whose attempts, backoff or jitter break a rule."""
 
     subject = "retry policy"
 
@@ -243,7 +243,7 @@ class UnsignedMessageError(InvalidMessageSignature):
     """The message carries no signature while the verifier requires one."""
 
 
-# MLflow registry webhooks (airflow_provider_hokusai.webhooks and the /hokusai/webhooks receiver).
+# MLflow registry webhooks (airflow_provider_hokusai.registry.events and the /hokusai/webhooks receiver).
 
 
 class InvalidWebhookSecrets(InvalidInputError):

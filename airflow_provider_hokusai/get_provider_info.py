@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_hokusai import __version__
-from airflow_provider_hokusai.mlflow_connection import provider_connection_type
-from airflow_provider_hokusai.queue_connection import queue_connection_types
+from airflow_provider_hokusai.queue.connection_types import queue_connection_types
+from airflow_provider_hokusai.registry.connection import provider_connection_type
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Hokusai",
                 "python-modules": [
                     "airflow_provider_hokusai.hooks.queue",
+                    "airflow_provider_hokusai.hooks.base_queue",
                     "airflow_provider_hokusai.hooks.redis",
                     "airflow_provider_hokusai.hooks.sqs",
                     "airflow_provider_hokusai.hooks.connection_types",
@@ -65,7 +66,7 @@ def get_provider_info() -> dict[str, Any]:
         "notifications": ["airflow_provider_hokusai.notifications.HokusaiFailureNotifier"],
         "extra-links": ["airflow_provider_hokusai.links.MLflowModelVersionLink"],
         "plugins": [
-            {"name": "hokusai", "plugin-class": "airflow_provider_hokusai.plugins.health.HokusaiPlugin"},
+            {"name": "hokusai", "plugin-class": "airflow_provider_hokusai.plugins.plugin.HokusaiPlugin"},
         ],
         "config": {
             "hokusai": {

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
-from airflow_provider_hokusai.metrics import DEADLINE_MISSED, TASK_FAILED
+from airflow_provider_hokusai.utils.metrics import DEADLINE_MISSED, TASK_FAILED
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

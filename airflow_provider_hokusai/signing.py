@@ -1,7 +1,7 @@
 """
 Signed ``model_ready_to_deploy`` messages: HMAC-SHA256 over a canonical form, carried in the contract's ``tags``.
 
-Pure functions, no I/O (keys are loaded from Airflow by :mod:`~airflow_provider_hokusai.signing_keys`). The
+Pure functions, no I/O (keys are loaded from Airflow by :mod:`~airflow_provider_hokusai.queue.signer`). The
 algorithm, byte for byte, with a test vector, is in ``docs/signing.md``; in short:
 
 1. Take the message as a JSON object and drop ``tags.signature`` (``tags.key_id`` stays: it is signed too).
@@ -39,7 +39,7 @@ from airflow_provider_hokusai.exceptions import (
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.messages.model_ready import MAX_TAGS
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.utils.validation import validate
 
 SIGNATURE_TAG = "signature"
 KEY_ID_TAG = "key_id"

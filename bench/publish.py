@@ -80,7 +80,7 @@ def bench_redis(rounds: int, block: int) -> dict[str, Any]:
     import redis
 
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
-    from airflow_provider_hokusai.redis_client import close_shared_pools
+    from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 
     port = free_port()
     with redis_server(port):

@@ -228,13 +228,13 @@ def run_like_an_airflow_task(attempt: Callable[[], Any], deadline: float) -> tup
 
 def hook_policy() -> Any:
     """The queue hook's own in-task retry of one publish."""
-    from airflow_provider_hokusai.retry import RetryPolicy
+    from airflow_provider_hokusai.queue.retry import RetryPolicy
 
     return RetryPolicy(attempts=3, backoff_base=0.05, backoff_cap=0.5, jitter="equal")
 
 
 def _seed(registry: FakeMLflowRegistry, prefix: str, count: int) -> list[tuple[str, str]]:
-    from airflow_provider_hokusai import tags as t
+    from airflow_provider_hokusai.registry import tags as t
 
     refs = []
     for i in range(count):
@@ -272,7 +272,7 @@ def announce_all(
     each task retries the announcement like Airflow retries a task. Every :data:`RACE_EVERY`-th version gets a second
     task started at the same moment: two workers racing on one version, as overlapping DAG runs would.
     """
-    from airflow_provider_hokusai.announce import VersionRef
+    from airflow_provider_hokusai.announcement.announcer import VersionRef
 
     latencies: list[float] = []
     lock = threading.Lock()
@@ -317,10 +317,10 @@ def reconcile_and_check(
     announcer: Any, registry: FakeMLflowRegistry, refs: list[tuple[str, str]], result: BackendResult
 ) -> set[str]:
     """Heal what the tasks left behind, then check every version has a receipt naming its own message id."""
-    from airflow_provider_hokusai import tags as t
+    from airflow_provider_hokusai.announcement.reconcile import reconcile
     from airflow_provider_hokusai.messages import message_id_for
-    from airflow_provider_hokusai.receipts import receipt_from_tags
-    from airflow_provider_hokusai.reconcile import reconcile
+    from airflow_provider_hokusai.queue.receipts import receipt_from_tags
+    from airflow_provider_hokusai.registry import tags as t
 
     if result.tasks_failed:
         summary = reconcile(announcer, max_versions=len(refs) + 1)
@@ -360,9 +360,9 @@ def _message_id_of(body: str | bytes, signed: bool = False) -> str | None:
 
 
 def run_redis(settings: Settings, deadline: float, workdir: Path) -> BackendResult:
-    from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+    from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
-    from airflow_provider_hokusai.redis_client import close_shared_pools
+    from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 
     began = time.perf_counter()
     result = BackendResult("redis", settings.redis_versions)
@@ -439,7 +439,7 @@ def drain_sqs(client: Any, url: str, idle_rounds: int = 3, signed: bool = False)
 
 
 def run_sqs(settings: Settings, deadline: float, backends: Sequence[str]) -> list[BackendResult]:
-    from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+    from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
     from bench.tcp_proxy import ProxyProcess
     from hokusai_testkit.sqs import ACCESS_KEY, REGION, SECRET_KEY, start_moto

@@ -87,10 +87,10 @@ def bench_operator(rounds: int, block: int, workdir: Path) -> dict[str, Any]:
     from airflow.providers.amazon.aws.operators.sqs import SqsPublishOperator
     from mlflow import MlflowClient
 
-    from airflow_provider_hokusai import tags as t
-    from airflow_provider_hokusai.announce import message_from_version_tags
+    from airflow_provider_hokusai.announcement.announcer import message_from_version_tags
     from airflow_provider_hokusai.hooks.queue import message_attributes
     from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+    from airflow_provider_hokusai.registry import tags as t
 
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
     os.environ["AIRFLOW_CONN_BENCH_MLFLOW"] = json.dumps({"conn_type": "mlflow", "extra": {"tracking_uri": uri}})
@@ -190,7 +190,7 @@ def _messages(count: int, offset: int, prefix: str) -> list[Any]:
 
 
 def _registry_with(prefix: str, offset: int, count: int) -> tuple[Any, list[Any]]:
-    from airflow_provider_hokusai.announce import VersionRef
+    from airflow_provider_hokusai.announcement.announcer import VersionRef
     from hokusai_testkit.registry import FakeMLflowRegistry
 
     registry = FakeMLflowRegistry()
@@ -237,9 +237,9 @@ class _BatchSamples:
 def bench_batch_redis(rounds: int, size: int) -> list[dict[str, Any]]:
     import redis
 
-    from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+    from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
-    from airflow_provider_hokusai.redis_client import close_shared_pools
+    from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 
     port = free_port()
     samples = _BatchSamples(size)
@@ -269,7 +269,7 @@ def bench_batch_redis(rounds: int, size: int) -> list[dict[str, Any]]:
 def bench_batch_sqs(rounds: int, size: int) -> list[dict[str, Any]]:
     import boto3
 
-    from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+    from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
     from airflow_provider_hokusai.hooks.queue import get_queue_hook, message_attributes
 
     port = free_port()

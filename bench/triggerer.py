@@ -81,8 +81,8 @@ def legacy_trigger_class() -> type:
     """The trigger as it was before issue 16: a hook per trigger, default executor, two GETs per pending look."""
     from airflow.triggers.base import TriggerEvent
 
-    from airflow_provider_hokusai.baseline import BaselineCheck, FailureKind, decide, run_outcome
     from airflow_provider_hokusai.exceptions import HokusaiPermanentError
+    from airflow_provider_hokusai.gate.baseline import BaselineCheck, FailureKind, decide, run_outcome
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
     from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
 
@@ -324,7 +324,7 @@ def calls_per_look(tracking_uri: str) -> dict[str, int]:
     """MLflow requests of one look, before and after issue 16: run pending, run decided (value / alias baseline)."""
     from mlflow import MlflowClient
 
-    from airflow_provider_hokusai.baseline import BaselineCriteria
+    from airflow_provider_hokusai.gate.baseline import BaselineCriteria
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
     from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
     from hokusai_testkit.mlflow import create_run, registered_version, unique, validated_tags
@@ -356,7 +356,7 @@ def calls_per_look(tracking_uri: str) -> dict[str, int]:
 def calls_per_announcement(tracking_uri: str) -> dict[str, int]:
     """MLflow requests of ``PublishModelReadyOperator.execute``: a first announcement, and a repeated one."""
     from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
-    from airflow_provider_hokusai.redis_client import close_shared_pools
+    from airflow_provider_hokusai.queue.redis_client import close_shared_pools
     from hokusai_testkit.mlflow import minimal_context, registered_version, validated_tags
     from hokusai_testkit.redis import start_redis
 

@@ -35,7 +35,7 @@ FAILED, PENDING = 40, 60
 
 
 def _version_tags(number: int, name: str, version: int) -> dict[str, str]:
-    from airflow_provider_hokusai import tags as t
+    from airflow_provider_hokusai.registry import tags as t
     from hokusai_testkit.mlflow import validated_tags
 
     if number < FAILED:

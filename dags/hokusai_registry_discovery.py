@@ -51,7 +51,7 @@ with DAG(
         """Find the versions owed a validation and handle each like a webhook event."""
         import logging
 
-        from airflow_provider_hokusai.candidates import announce_versions, discover
+        from airflow_provider_hokusai.announcement.candidates import announce_versions, discover
         from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
         assert params is not None

@@ -23,7 +23,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 
 from airflow_provider_hokusai.notifications import HokusaiFailureNotifier
-from airflow_provider_hokusai.webhooks import MODEL_VERSION_ASSET
+from airflow_provider_hokusai.registry.events import MODEL_VERSION_ASSET
 
 DAG_ID = "hokusai_registry_events"
 MLFLOW_CONN_ID = "mlflow_default"
@@ -59,7 +59,7 @@ with DAG(
         params: dict[str, Any] | None = None, triggering_asset_events: Any = None
     ) -> list[dict[str, Any]]:
         """Validate and announce each version named by the triggering events (or the ``versions`` param)."""
-        from airflow_provider_hokusai.candidates import announce_versions, versions_from_events
+        from airflow_provider_hokusai.announcement.candidates import announce_versions, versions_from_events
 
         assert params is not None
         extras = [e.extra for batch in (triggering_asset_events or {}).values() for e in batch]

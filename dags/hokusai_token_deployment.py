@@ -69,7 +69,7 @@ with DAG(
         """Verify and validate the received messages and keep one new version per model_id."""
         from airflow.sdk import Variable
 
-        from airflow_provider_hokusai.signing_keys import queue_verification_keys
+        from airflow_provider_hokusai.queue.signer import queue_verification_keys
         from hokusai_examples.consumer import bodies_from_asset_events, load_deployed, plan_deployments
 
         events = [e for batch in (triggering_asset_events or {}).values() for e in batch]

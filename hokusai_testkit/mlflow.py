@@ -185,7 +185,7 @@ def validated_tags(**overrides: str | None) -> dict[str, str]:
 
     :param overrides: Tag → value; a value of None drops that tag.
     """
-    from airflow_provider_hokusai import tags as t
+    from airflow_provider_hokusai.registry import tags as t
 
     version_tags: dict[str, str | None] = {
         t.STATUS: t.STATUS_VALIDATED,

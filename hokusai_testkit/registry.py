@@ -2,7 +2,7 @@
 The one in-memory fake of the MLflow model registry: model versions with tags and registration statuses.
 
 It answers both as :class:`~airflow_provider_hokusai.hooks.mlflow.MLflowHook` (``get_model_version``,
-``set_model_version_tags``, ``search_model_versions``, as :class:`~airflow_provider_hokusai.announce.
+``set_model_version_tags``, ``search_model_versions``, as :class:`~airflow_provider_hokusai.announcement.announcer.
 ModelReadyAnnouncer` uses it) and as the hook's ``MlflowClient`` (``get_model_version``, ``set_model_version_tag``,
 ``search_model_versions``). It is thread-safe, and reads return copies, so a reader never sees another thread's
 half-written tags.
@@ -165,7 +165,7 @@ class FakeMLflowRegistry:
         :param baseline: The baseline's value (tag written as ``repr``); 0.9 by default.
         :param overrides: Tag → value; None drops that tag.
         """
-        from airflow_provider_hokusai import tags as t
+        from airflow_provider_hokusai.registry import tags as t
         from hokusai_testkit.mlflow import validated_tags
 
         run = run_id if run_id is not None else f"run-{version}"

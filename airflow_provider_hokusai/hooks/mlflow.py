@@ -1,7 +1,7 @@
 """Hook for MLflow 3 tracking servers and model registries, built on ``mlflow.MlflowClient``: I/O only.
 
-What the baseline gate decides from what the hook reads lives in :mod:`airflow_provider_hokusai.baseline`; how an
-``mlflow`` connection is read lives in :mod:`airflow_provider_hokusai.mlflow_connection`.
+What the baseline gate decides from what the hook reads lives in :mod:`airflow_provider_hokusai.gate.baseline`; how an
+``mlflow`` connection is read lives in :mod:`airflow_provider_hokusai.registry.connection`.
 """
 
 from __future__ import annotations
@@ -13,29 +13,30 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_hokusai.baseline import CandidateRun
-from airflow_provider_hokusai.connection_checks import probe_mlflow
 from airflow_provider_hokusai.exceptions import (
     InvalidMLflowConnection,
     ModelRegistrationError,
     ModelRegistrationTimeout,
 )
-from airflow_provider_hokusai.mlflow_connection import MLflowSettings, redact_uri, ui_field_behaviour
-from airflow_provider_hokusai.mlflow_syntax import (
+from airflow_provider_hokusai.gate.baseline import CandidateRun
+from airflow_provider_hokusai.registry.checks import probe_mlflow
+from airflow_provider_hokusai.registry.connection import MLflowSettings, redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.registry.errors import already_exists, is_not_found
+from airflow_provider_hokusai.registry.syntax import (
     LOGGED_MODEL_URI,
     RUNS_URI,
     ModelSource,
     filter_literal,
     parse_model_uri,
 )
-from airflow_provider_hokusai.redaction import describe, mask_connection
+from airflow_provider_hokusai.utils.redaction import describe, mask_connection
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Experiment, Run
     from mlflow.entities.model_registry import ModelVersion
 
-    from airflow_provider_hokusai.baseline import BaselineCriteria
+    from airflow_provider_hokusai.gate.baseline import BaselineCriteria
 
 __all__ = ["MLflowHook", "ModelSource", "parse_model_uri", "redact_uri"]
 
@@ -44,7 +45,7 @@ class MLflowHook(BaseHook):
     """
     Talk to an MLflow 3 tracking server and model registry through a cached ``mlflow.MlflowClient``.
 
-    The ``mlflow`` connection is read by :class:`~airflow_provider_hokusai.mlflow_connection.MLflowSettings`
+    The ``mlflow`` connection is read by :class:`~airflow_provider_hokusai.registry.connection.MLflowSettings`
     (``mlflow://host:5000``, or a full tracking URI such as ``sqlite:////abs/path/mlflow.db``). ``login`` +
     ``password`` is HTTP basic auth, a ``password`` alone a bearer token; both are bound to this hook's client only
     (never to the process's ``MLFLOW_TRACKING_*`` variables, which every other client would pick up).
@@ -208,7 +209,7 @@ class MLflowHook(BaseHook):
         try:
             version = self.client.get_model_version_by_alias(model_name, alias)
         except MlflowException as exc:
-            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
+            if is_not_found(exc):
                 return None
             raise
         if version.run_id:
@@ -284,7 +285,7 @@ class MLflowHook(BaseHook):
             self.client.create_registered_model(name)
             self.log.info("Created registered model %s", name)
         except MlflowException as exc:
-            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            if not already_exists(exc):
                 raise
         ids: dict[str, Any] = {"run_id": source.run_id, "model_id": source.logged_model_id}
         version = self.client.create_model_version(name, source.source, **ids, await_creation_for=0)

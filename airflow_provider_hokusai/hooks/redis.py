@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any, cast
 import redis
 from redis import exceptions as rex
 
-from airflow_provider_hokusai.broker_errors import redis_error
 from airflow_provider_hokusai.exceptions import HokusaiError
-from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook, get_connection
-from airflow_provider_hokusai.queue_settings import (
+from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook, get_connection
+from airflow_provider_hokusai.queue.errors import redis_error
+from airflow_provider_hokusai.queue.receipts import QueueStatus, Sent, elapsed_ms
+from airflow_provider_hokusai.queue.redis_client import CountingRetry, shared_pool
+from airflow_provider_hokusai.queue.settings import (
     DEFAULT_QUEUE,
     RedisQueueExtra,
     RedisQueueSettings,
 )
-from airflow_provider_hokusai.receipts import QueueStatus, Sent, describe_error, elapsed_ms
-from airflow_provider_hokusai.redis_client import CountingRetry, shared_pool
+from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
@@ -189,9 +190,9 @@ class RedisQueueHook(ModelReadyQueueHook):
         Never raises for an unreachable broker or a bad connection: ``reachable=False`` with the error. A server
         that would lose an acknowledged announcement on restart (``appendonly no``, ``appendfsync no``), or whose
         persistence the connection may not read, gets a ``warning``
-        (:func:`~airflow_provider_hokusai.persistence.persistence_warning`).
+        (:func:`~airflow_provider_hokusai.queue.persistence.persistence_warning`).
         """
-        from airflow_provider_hokusai.persistence import CONFIG_PATTERN, persistence_warning
+        from airflow_provider_hokusai.queue.persistence import CONFIG_PATTERN, persistence_warning
 
         start = time.perf_counter()
         try:
@@ -210,7 +211,7 @@ class RedisQueueHook(ModelReadyQueueHook):
                 raise failed
             depth, processing, dead, last = reads
         except Exception as exc:
-            return QueueStatus(self.backend, self._queue_or_arg(), reachable=False, error=describe_error(exc))
+            return QueueStatus(self.backend, self._queue_or_arg(), reachable=False, error=describe(exc))
         last_at = _text(last) if last is not None else None
         return QueueStatus(
             self.backend,
@@ -228,9 +229,9 @@ class RedisQueueHook(ModelReadyQueueHook):
     def test_connection(self) -> tuple[bool, str]:
         """
         PING the server, then check the queue key is a list (or absent) and read its length: once, on a connection
-        of its own, each call bounded (:func:`~airflow_provider_hokusai.connection_checks.bounded_redis`).
+        of its own, each call bounded (:func:`~airflow_provider_hokusai.queue.checks.bounded_redis`).
         """
-        from airflow_provider_hokusai.connection_checks import bounded_redis
+        from airflow_provider_hokusai.queue.checks import bounded_redis
 
         try:
             queue = self.queue_name
@@ -241,7 +242,7 @@ class RedisQueueHook(ModelReadyQueueHook):
                     return False, f"Redis key {queue!r} holds a {kind}, not a list; the queue cannot use it"
                 depth = client.llen(queue)
         except Exception as exc:
-            return False, f"Cannot use redis list {self._queue_or_arg()!r}: {describe_error(exc)}"
+            return False, f"Cannot use redis list {self._queue_or_arg()!r}: {describe(exc)}"
         return True, f"Connected to {self.settings.address}; list {queue!r} holds {depth} message(s)"
 
     def _queue_or_arg(self) -> str:

@@ -18,17 +18,18 @@ from urllib.parse import urlsplit
 
 from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
-from airflow_provider_hokusai.broker_errors import sqs_attempts, sqs_entry_error, sqs_error
 from airflow_provider_hokusai.exceptions import (
     HokusaiError,
     InvalidQueueConfiguration,
     InvalidQueueMessage,
     QueuePublishError,
 )
-from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook
-from airflow_provider_hokusai.queue_settings import QueueExtra
-from airflow_provider_hokusai.receipts import QueueStatus, Sent, describe_error, elapsed_ms
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook
+from airflow_provider_hokusai.queue.errors import sqs_attempts, sqs_entry_error, sqs_error
+from airflow_provider_hokusai.queue.receipts import QueueStatus, Sent, elapsed_ms
+from airflow_provider_hokusai.queue.settings import QueueExtra
+from airflow_provider_hokusai.utils.redaction import describe
+from airflow_provider_hokusai.utils.validation import validate
 
 if TYPE_CHECKING:
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
@@ -130,7 +131,7 @@ class SqsQueueHook(ModelReadyQueueHook):
     # Publishing.
 
     def _message_size(self, message: ModelReadyToDeployMessage, body: str) -> int:
-        # SQS counts the attributes' names, types and values against the limit as well as the body.
+        # SQS counts the attributes' names, types and values against the limit as the body.
         attributes = self._message_attributes(message).items()
         return len(body.encode()) + sum(len(k) + len("String") + len(v.encode()) for k, v in attributes)
 
@@ -224,7 +225,7 @@ class SqsQueueHook(ModelReadyQueueHook):
             names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "RedrivePolicy"]
             attributes = self.client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
         except Exception as exc:
-            return QueueStatus(self.backend, self._queue_or_arg(), reachable=False, error=describe_error(exc))
+            return QueueStatus(self.backend, self._queue_or_arg(), reachable=False, error=describe(exc))
         latency = elapsed_ms(start)
         dead_depth: int | None = None
         error: str | None = None
@@ -232,7 +233,7 @@ class SqsQueueHook(ModelReadyQueueHook):
             try:
                 dead_depth = self._dead_letter_depth(json.loads(redrive)["deadLetterTargetArn"])
             except Exception as exc:
-                error = f"dead-letter queue: {describe_error(exc)}"
+                error = f"dead-letter queue: {describe(exc)}"
         return QueueStatus(
             backend=self.backend,
             queue=self.queue_url,
@@ -257,9 +258,9 @@ class SqsQueueHook(ModelReadyQueueHook):
         """
         Query the queue itself (``GetQueueUrl`` when named, then ``GetQueueAttributes``), not only STS, so that it
         works against any SQS-compatible endpoint and proves the queue exists and is readable. Once, each call
-        bounded (:func:`~airflow_provider_hokusai.connection_checks.bounded_sqs_client`).
+        bounded (:func:`~airflow_provider_hokusai.queue.checks.bounded_sqs_client`).
         """
-        from airflow_provider_hokusai.connection_checks import bounded_sqs_client
+        from airflow_provider_hokusai.queue.checks import bounded_sqs_client
 
         try:
             names = ["ApproximateNumberOfMessages", "FifoQueue"]
@@ -268,7 +269,7 @@ class SqsQueueHook(ModelReadyQueueHook):
                 url = str(client.get_queue_url(QueueName=url)["QueueUrl"])
             attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
         except Exception as exc:
-            return False, f"Cannot use SQS queue {self._queue_or_arg()!r}: {describe_error(exc)}"
+            return False, f"Cannot use SQS queue {self._queue_or_arg()!r}: {describe(exc)}"
         kind = "FIFO" if attributes.get("FifoQueue") == "true" else "standard"
         depth = attributes.get("ApproximateNumberOfMessages", "?")
         return True, f"SQS {kind} queue {url} reachable; {depth} message(s) waiting"

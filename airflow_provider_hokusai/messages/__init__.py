@@ -1,4 +1,4 @@
-"""Message contracts published by the Hokusai provider."""
+"""The `model_ready_to_deploy` contract with the token deployer: the message, its limits and its JSON Schema."""
 
 from __future__ import annotations
 

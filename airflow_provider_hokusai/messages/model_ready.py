@@ -26,15 +26,15 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from airflow_provider_hokusai.baseline import Direction, compare
 from airflow_provider_hokusai.exceptions import InvalidBaselineInput, InvalidModelReadyMessage
+from airflow_provider_hokusai.gate.baseline import Direction, compare
 from airflow_provider_hokusai.messages.limits import (
     MAX_SAFE_INTEGER,
     NOT_BLANK_PATTERN,
     SAFE_NUMBER_RULE,
     deployer_text,
 )
-from airflow_provider_hokusai.validation import field_errors
+from airflow_provider_hokusai.utils.validation import field_errors
 
 MESSAGE_TYPE = "model_ready_to_deploy"
 MESSAGE_VERSION = "1.0"
@@ -81,7 +81,7 @@ def _utc_timestamp(value: Any) -> Any:
 
 def utc_now_timestamp() -> str:
     """Current time as the contract's ISO 8601 UTC string with ``Z`` (microseconds, as ``_utc_timestamp`` writes)."""
-    # isoformat is about twice as fast as strftime, and this runs on every publish.
+    # isoformat is about twice as strftime, and this runs on every publish.
     return datetime.now(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
@@ -251,7 +251,7 @@ def build_model_ready_message(
     """
     Build and validate a ``model_ready_to_deploy`` message.
 
-    The improvement percentage comes from :func:`airflow_provider_hokusai.baseline.compare` (direction inferred
+    The improvement percentage comes from :func:`airflow_provider_hokusai.gate.baseline.compare` (direction inferred
     from the metric name unless given); ``model_id`` defaults to the registered model name; ``tags`` gain the
     deterministic ``message_id``; ``timestamp`` defaults to now (UTC).
 

@@ -1,0 +1,1 @@
+"""Operators: register a validated model version, announce it, reconcile what is owed."""

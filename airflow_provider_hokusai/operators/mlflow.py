@@ -12,10 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from airflow.sdk import BaseOperator
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
-from airflow_provider_hokusai import tags
-from airflow_provider_hokusai.baseline import BaselineEvidence, Direction, compare, infer_direction
-from airflow_provider_hokusai.evidence import evidence_tags, with_pending_mark
 from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
+from airflow_provider_hokusai.gate.baseline import BaselineEvidence, Direction, compare, infer_direction
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.messages.model_ready import (
@@ -23,8 +21,10 @@ from airflow_provider_hokusai.messages.model_ready import (
     MAX_NAME_LENGTH,
     TOKEN_SYMBOL_PATTERN,
 )
-from airflow_provider_hokusai.mlflow_syntax import parse_model_uri
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.registry import tags
+from airflow_provider_hokusai.registry.evidence import evidence_tags, with_pending_mark
+from airflow_provider_hokusai.registry.syntax import parse_model_uri
+from airflow_provider_hokusai.utils.validation import validate
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,7 +75,7 @@ def _evidence(value: Any) -> Any:
 
 class CheckedEvidence(BaselineEvidence):
     """
-    Evidence re-checked with :func:`~airflow_provider_hokusai.baseline.compare`, the sensor's and the publisher's
+    Evidence re-checked with :func:`~airflow_provider_hokusai.gate.baseline.compare`, the sensor's and the publisher's
     rule: ``direction`` is inferred when absent and ``improvement_percentage`` recomputed from the fields before
     them; the threshold was the sensor's to enforce and is only recorded.
     """
@@ -133,7 +133,8 @@ class ModelRegistration(BaseModel):
 
     def version_tags(self) -> dict[str, str]:
         """
-        The model-version tags of :mod:`airflow_provider_hokusai.tags`; the publisher reads them back as they are.
+        The model-version tags of :mod:`airflow_provider_hokusai.registry.tags`; the publisher reads them back as
+        they are.
 
         :raises InvalidRegistrationInput: naming every tag whose value MLflow would refuse as too long.
         """
@@ -167,7 +168,7 @@ class RegisterModelOperator(BaseOperator):
 
     Idempotent across retries and re-runs: a version of ``registered_model_name`` already registered from the
     same run and source is reused, so a candidate never gets a second version. Waits (bounded) until the
-    version is READY, then writes the model-version tags of :mod:`airflow_provider_hokusai.tags` - the existing
+    version is READY, then writes the model-version tags of :mod:`airflow_provider_hokusai.registry.tags` - the existing
     platform's ``hokusai_token_id`` / ``benchmark_metric`` / ``benchmark_value`` plus the validation evidence -
     and optionally points ``alias`` at the version.
 

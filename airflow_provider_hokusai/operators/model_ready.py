@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
+from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.exceptions import ReconciliationIncompleteError
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_hokusai.retry import RetryPolicy
+    from airflow_provider_hokusai.queue.retry import RetryPolicy
 
 
 class _AnnouncingOperator(BaseOperator):
@@ -186,7 +186,7 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
         self.fail_on_error = fail_on_error
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_hokusai.reconcile import reconcile
+        from airflow_provider_hokusai.announcement.reconcile import reconcile
 
         summary = reconcile(self._announcer(), self.registered_model_name or None, max_versions=int(self.max_versions))
         self.log.info(

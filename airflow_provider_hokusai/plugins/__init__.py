@@ -1,3 +1,3 @@
-"""Airflow plugins shipped with the Hokusai provider (registered through ``get_provider_info()["plugins"]``)."""
+"""What runs inside the Airflow API server: the Hokusai plugin, the health endpoint, the page and the webhook receiver."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
 from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
 from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings, summarize
-from airflow_provider_hokusai.redaction import mask_connection
+from airflow_provider_hokusai.utils.redaction import mask_connection
 
 _bearer = HTTPBearer(auto_error=False, description="An Airflow API token, when [hokusai] health_require_auth is on.")
 

@@ -6,7 +6,7 @@ Routes (all but ``/static`` need an Airflow login and read access to the reconci
 
 * ``GET /`` — the page (an unauthenticated browser is sent to Airflow's login page, and back);
 * ``GET /api/versions?model=&status=&page_size=&page_token=`` — one page of version rows
-  (:func:`airflow_provider_hokusai.monitoring.page_body`), 503 with a plain reason when MLflow cannot be read;
+  (:func:`airflow_provider_hokusai.plugins.ui_rows.page_body`), 503 with a plain reason when MLflow cannot be read;
 * ``GET /api/models`` — registered model names for the model filter;
 * ``GET /api/actions`` — the DAGs behind "Reconcile now" and "Retry announcement": whether they exist, are paused,
   and whether this user may trigger them (the page disables what the user may not do).
@@ -28,10 +28,10 @@ from pydantic import ValidationError
 
 from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import HokusaiError
-from airflow_provider_hokusai.monitoring import ORDER_BY, VersionQuery, page_body, search_filter
 from airflow_provider_hokusai.plugins.ui import URL_PREFIX, UiSettings
-from airflow_provider_hokusai.redaction import redact_text
-from airflow_provider_hokusai.registry_reader import RegistryReader
+from airflow_provider_hokusai.plugins.ui_reader import RegistryReader
+from airflow_provider_hokusai.plugins.ui_rows import ORDER_BY, VersionQuery, page_body, search_filter
+from airflow_provider_hokusai.utils.redaction import redact_text
 
 STATIC_PACKAGE = "airflow_provider_hokusai.plugins"
 STATIC_DIR = "ui_static"

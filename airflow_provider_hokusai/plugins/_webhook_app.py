@@ -1,7 +1,7 @@
 """
 The FastAPI app behind ``/hokusai/webhooks``: reads the body (bounded), verifies the delivery
-(:func:`airflow_provider_hokusai.webhooks.verify_delivery`), refuses a replayed delivery id and records the event as
-an Airflow asset event. Imported on the API server's first request to it, never at plugin load.
+(:func:`airflow_provider_hokusai.registry.events.verify_delivery`), refuses a replayed delivery id and records the
+event as an Airflow asset event. Imported on the API server's first request to it, never at plugin load.
 
 Replay state lives in the metadata database, in the asset events themselves: each records its ``delivery_id``, and
 a new delivery is checked against the asset's events of the last two windows while the asset's row is locked
@@ -29,7 +29,7 @@ from airflow_provider_hokusai.exceptions import (
     WebhookTooLargeError,
 )
 from airflow_provider_hokusai.plugins.webhooks import ROUTE
-from airflow_provider_hokusai.webhooks import (
+from airflow_provider_hokusai.registry.events import (
     DEFAULT_CONN_ID,
     DELIVERY_ID_HEADER,
     MAX_BODY_BYTES,

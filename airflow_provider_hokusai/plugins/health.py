@@ -1,7 +1,8 @@
 """
 Queue health endpoint: ``GET /hokusai/health`` in the Airflow API server.
 
-:class:`HokusaiPlugin` mounts a small FastAPI app under ``/hokusai``. For every queue connection listed in
+:class:`~airflow_provider_hokusai.plugins.plugin.HokusaiPlugin` mounts a small FastAPI app under ``/hokusai``.
+For every queue connection listed in
 ``[hokusai] health_queue_conn_ids`` it reports the queue's
 :class:`~airflow_provider_hokusai.hooks.queue.QueueStatus` (reachability, round-trip latency, depths, last
 announcement time, a ``warning``) plus the connection id and a ``healthy`` flag. The answer is HTTP 200 when
@@ -33,17 +34,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.plugins_manager import AirflowPlugin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
-from airflow_provider_hokusai.plugins import ui, webhooks
 from airflow_provider_hokusai.plugins.lazy import LazyApp
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.utils.validation import validate
 
 if TYPE_CHECKING:
-    from airflow_provider_hokusai.receipts import QueueStatus
+    from airflow_provider_hokusai.queue.receipts import QueueStatus
 
 CONFIG_SECTION = "hokusai"
 URL_PREFIX = "/hokusai"
@@ -127,9 +126,9 @@ class HealthSettings(BaseModel):
 
 
 def redact_text(text: str) -> str:
-    """``text`` as it may leave the endpoint (see :func:`airflow_provider_hokusai.redaction.redact_text`), cut to
+    """``text`` as it may leave the endpoint (see :func:`airflow_provider_hokusai.utils.redaction.redact_text`), cut to
     :data:`MAX_ERROR_CHARS`."""
-    from airflow_provider_hokusai.redaction import redact_text as redact
+    from airflow_provider_hokusai.utils.redaction import redact_text as redact
 
     return redact(text, MAX_ERROR_CHARS)
 
@@ -142,7 +141,7 @@ def queue_entry(conn_id: str, status: QueueStatus | None = None, error: str | No
         ``reachable`` false.
     :param error: Replaces the status's error.
     """
-    from airflow_provider_hokusai.receipts import QueueStatus
+    from airflow_provider_hokusai.queue.receipts import QueueStatus
 
     fields = status.to_dict() if status is not None else dict.fromkeys(f.name for f in dataclasses.fields(QueueStatus))
     fields["reachable"] = bool(fields["reachable"])
@@ -245,17 +244,4 @@ class HealthChecker:
 
 
 app = LazyApp("airflow_provider_hokusai.plugins._health_app:create_app")
-
-
-class HokusaiPlugin(AirflowPlugin):
-    """
-    Mounts the Hokusai queue health endpoint at ``/hokusai/health``, the MLflow webhook receiver at
-    ``/hokusai/webhooks/mlflow`` (:mod:`airflow_provider_hokusai.plugins.webhooks`) and the Hokusai page at
-    ``/hokusai/ui/`` (:mod:`airflow_provider_hokusai.plugins.ui`, "Hokusai" in the UI's navigation) in the Airflow
-    API server.
-    """
-
-    name = "hokusai"
-    # Mounts match in order: the longer prefixes go first, or /hokusai would take their paths.
-    fastapi_apps = [webhooks.FASTAPI_APP, ui.FASTAPI_APP, {"app": app, "url_prefix": URL_PREFIX, "name": "Hokusai"}]
-    external_views = [ui.EXTERNAL_VIEW]
+FASTAPI_APP = {"app": app, "url_prefix": URL_PREFIX, "name": "Hokusai"}

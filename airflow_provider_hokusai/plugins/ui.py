@@ -1,7 +1,7 @@
 """
 The Hokusai page in the Airflow UI: ``GET /hokusai/ui/`` in the Airflow API server, shown in Airflow's navigation.
 
-:class:`~airflow_provider_hokusai.plugins.health.HokusaiPlugin` mounts the page's FastAPI app
+:class:`~airflow_provider_hokusai.plugins.plugin.HokusaiPlugin` mounts the page's FastAPI app
 (:mod:`airflow_provider_hokusai.plugins._ui_app`) at ``/hokusai/ui`` and lists :data:`EXTERNAL_VIEW`, which Airflow
 3's UI shows as a "Hokusai" navigation entry that opens the page (``/plugin/hokusai`` inside the UI's frame). The page
 is plain HTML and a small script (``ui_static/``), no build step.

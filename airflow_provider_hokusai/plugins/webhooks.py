@@ -3,7 +3,7 @@ MLflow registry webhook receiver: ``POST /hokusai/webhooks/mlflow`` in the Airfl
 
 MLflow cannot log in to Airflow, so the route needs no Airflow login: the delivery's HMAC-SHA256 signature
 (``X-MLflow-Signature``) is its authentication, checked against the secrets of the Airflow connection
-``hokusai_mlflow_webhook`` (:func:`airflow_provider_hokusai.webhooks.load_webhook_secrets`). A verified
+``hokusai_mlflow_webhook`` (:func:`airflow_provider_hokusai.registry.events.load_webhook_secrets`). A verified
 ``model_version.created`` event, or a ``model_version_tag.set`` of a candidate tag, becomes an Airflow asset event
 on ``hokusai_model_version_registered`` with ``{model_name, version, event, delivery_id, signed_at}`` as extra;
 Airflow then owns scheduling, retries and the record of what arrived (see ``dags/hokusai_registry_events.py``).

@@ -1,0 +1,1 @@
+"""Sensors: the baseline gate as a sensor (poke, reschedule or deferrable)."""

@@ -9,18 +9,19 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 
-from airflow_provider_hokusai.baseline import (
+from airflow_provider_hokusai.exceptions import HokusaiRetryableError, InvalidBaselineInput
+from airflow_provider_hokusai.gate.baseline import (
     DEFAULT_ORDER_BY,
     BaselineCheck,
     BaselineCriteria,
     BaselineEvidence,
     FailureKind,
 )
-from airflow_provider_hokusai.exceptions import HokusaiRetryableError, InvalidBaselineInput
+from airflow_provider_hokusai.gate.check import check_baseline
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-from airflow_provider_hokusai.metrics import BASELINE_FAILED, BASELINE_PASSED, metric_tag_value
-from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger, check_baseline
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
+from airflow_provider_hokusai.utils.metrics import BASELINE_FAILED, BASELINE_PASSED, metric_tag_value
+from airflow_provider_hokusai.utils.validation import validate
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -34,12 +35,12 @@ class MLflowBaselineSensor(BaseSensorOperator):
     ``order_by`` order (newest first by default). The baseline is the same metric of the model version behind
     ``baseline_model_name@baseline_alias`` (e.g. ``champion``), or ``baseline_value``; when both are given the
     value is the fallback for the very first model, before any alias exists. The decision is
-    :func:`airflow_provider_hokusai.baseline.compare`.
+    :func:`airflow_provider_hokusai.gate.baseline.compare`.
 
     Outcomes: keeps waiting while the run is RUNNING or SCHEDULED (or not created yet). Succeeds when it
     FINISHED and beat the baseline, returning (XCom) the
-    :class:`~airflow_provider_hokusai.baseline.BaselineEvidence` as a dict. Fails at once, without retries, with
-    the exception of its :class:`~airflow_provider_hokusai.baseline.FailureKind`:
+    :class:`~airflow_provider_hokusai.gate.baseline.BaselineEvidence` as a dict. Fails at once, without retries, with
+    the exception of its :class:`~airflow_provider_hokusai.gate.baseline.FailureKind`:
     :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, ``RunFailedError`` (FAILED/KILLED),
     ``MetricMissingError`` (absent or non-finite), ``BaselineUnavailableError`` or ``BaselineComparisonError``
     (values that cannot be compared). Each decision is counted once in ``hokusai.baseline.passed`` /

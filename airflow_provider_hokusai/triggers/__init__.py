@@ -1,0 +1,1 @@
+"""Triggers: the baseline gate waiting in the triggerer."""

@@ -14,52 +14,15 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_hokusai.baseline import (
-    PENDING_RUN_STATES,
+from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidBaselineInput
+from airflow_provider_hokusai.gate.baseline import (
     BaselineCheck,
     BaselineCriteria,
-    CandidateRun,
     FailureKind,
-    decide,
-    run_outcome,
 )
-from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidBaselineInput
+from airflow_provider_hokusai.gate.check import check_baseline
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-from airflow_provider_hokusai.validation import validate
-
-
-def check_baseline(hook: MLflowHook, criteria: BaselineCriteria) -> BaselineCheck:
-    """
-    One look at the candidate: read the run, read the alias's metric only when the baseline must decide, decide.
-
-    Transport errors propagate (the caller decides whether to retry); every permanent outcome is a ``failed``
-    :class:`~airflow_provider_hokusai.baseline.BaselineCheck`. Shared by the sensor and the trigger.
-
-    A run named by ``criteria.run_id`` costs one GET while it is RUNNING/SCHEDULED: its experiment (needed only
-    for the evidence) is read once the run has ended, and the run is not read twice.
-
-    :param hook: Where the run and the alias are read.
-    :param criteria: What the gate is asked.
-    """
-    run = None
-    if criteria.run_id:
-        run = hook.get_run(criteria.run_id)
-        info = run.info
-        if str(info.status) in PENDING_RUN_STATES:
-            waiting = run_outcome(criteria, CandidateRun(str(info.run_id), str(info.status), str(info.experiment_id)))
-            if waiting is not None:
-                return waiting
-    candidate = hook.find_candidate_run(criteria, run)
-    early = run_outcome(criteria, candidate)
-    if early is not None:
-        return early
-    alias_baseline = None
-    if criteria.baseline_alias and criteria.baseline_model_name:
-        alias_baseline = hook.get_alias_metric(
-            criteria.baseline_model_name, criteria.baseline_alias, criteria.metric_name
-        )
-    return decide(criteria, candidate, alias_baseline)
-
+from airflow_provider_hokusai.utils.validation import validate
 
 #: Threads lent to the looks of every MLflowBaselineTrigger of one triggerer process, together. A look waits on
 #: MLflow, so a few threads serve hundreds of gates; the bound keeps a fleet of gates from flooding the MLflow server
@@ -89,7 +52,7 @@ class _SharedHook:
 @contextmanager
 def _shared_hook(mlflow_conn_id: str) -> Iterator[_SharedHook]:
     """
-    The connection's shared hook for as long as one trigger uses it; it is dropped with its last user, so a changed
+    The connection's shared hook for as one trigger uses it; it is dropped with its last user, so a changed
     connection is read again by the next trigger. Only the event loop's thread calls this.
     """
     shared = _hooks.get(mlflow_conn_id) or _hooks.setdefault(mlflow_conn_id, _SharedHook(mlflow_conn_id))
@@ -123,12 +86,12 @@ class MLflowBaselineTrigger(BaseTrigger):
     primitives only, with the keys
     ``status``, ``reason``, ``error`` and ``evidence``:
 
-    * ``success``: ``evidence`` is the :class:`~airflow_provider_hokusai.baseline.BaselineEvidence` as a dict;
-    * ``failed``: ``error`` is the :class:`~airflow_provider_hokusai.baseline.FailureKind` value (baseline not
+    * ``success``: ``evidence`` is the :class:`~airflow_provider_hokusai.gate.baseline.BaselineEvidence` as a dict;
+    * ``failed``: ``error`` is the :class:`~airflow_provider_hokusai.gate.baseline.FailureKind` value (baseline not
       met, run FAILED/KILLED, metric missing, no baseline, invalid input);
     * ``error``: anything unexpected (e.g. the server is unreachable); the sensor lets Airflow retry.
 
-    :param criteria: What the gate is asked: a :class:`~airflow_provider_hokusai.baseline.BaselineCriteria` or its
+    :param criteria: What the gate is asked: a :class:`~airflow_provider_hokusai.gate.baseline.BaselineCriteria` or its
         ``model_dump(mode="json")``, the form it is serialized in.
     :param mlflow_conn_id: Id of the ``mlflow`` connection.
     :param poll_interval: Pause between looks, in seconds.

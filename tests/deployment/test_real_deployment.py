@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from airflow_provider_hokusai.registry import tags as t
 from hokusai_testkit.airflow import AirflowDeployment
 from hokusai_testkit.mlflow import (
     MLflowServer,

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
+from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
+from airflow_provider_hokusai.announcement.reconcile import find_unannounced, reconcile
 from airflow_provider_hokusai.exceptions import QueuePublishError, RegistryUnavailableError
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.hooks.redis import RedisQueueHook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import ReconcileAnnouncementsOperator
-from airflow_provider_hokusai.receipts import receipt_from_tags
-from airflow_provider_hokusai.reconcile import find_unannounced, reconcile
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
+from airflow_provider_hokusai.registry import tags as t
 from hokusai_testkit.mlflow import MLflowServer, create_run, registered_version, unique, validated_tags
 from hokusai_testkit.ports import free_port
 from hokusai_testkit.redis import RedisProcess
@@ -145,7 +145,7 @@ def test_3_sqs_batch_split_across_calls_keeps_the_taken_half(
     conn["extra"]["endpoint_url"] = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("AIRFLOW_CONN_PROXIED_SQS", json.dumps(conn))
     try:
-        from airflow_provider_hokusai.retry import RetryPolicy
+        from airflow_provider_hokusai.queue.retry import RetryPolicy
 
         hook = get_queue_hook("proxied_sqs", queue_name=sqs_queues.standard_url, retry=RetryPolicy(attempts=1))
         hook.get_conn().meta.events.register("after-call.sqs.SendMessageBatch", lambda **_: proxy.kill())
@@ -219,7 +219,7 @@ def test_6_unreachable_registry_is_typed_and_redacted_everywhere(
 
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     cli = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_hokusai.cli", "--queue-conn-id", redis_queue_conn],
+        [sys.executable, "-m", "airflow_provider_hokusai.cli.reconcile", "--queue-conn-id", redis_queue_conn],
         capture_output=True,
         text=True,
         timeout=120,

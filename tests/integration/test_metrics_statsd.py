@@ -15,13 +15,13 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk import DAG
 
-from airflow_provider_hokusai import metrics
 from airflow_provider_hokusai.exceptions import BaselineNotMetError, QueuePublishError
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.notifications import HokusaiFailureNotifier, hokusai_deadline_missed
 from airflow_provider_hokusai.operators.model_ready import ReconcileAnnouncementsOperator
-from airflow_provider_hokusai.retry import RetryPolicy
+from airflow_provider_hokusai.queue.retry import RetryPolicy
 from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
+from airflow_provider_hokusai.utils import metrics
 from tests.fixtures.mlflow import LoggedCandidate, MLflowServer, create_run, minimal_context, unique
 from tests.fixtures.redis import RedisProcess
 from tests.fixtures.statsd import StatsdListener, initialize_stats

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai import webhooks as wh
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from airflow_provider_hokusai.registry import events as wh
+from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, create_run, running_mlflow_server, unique
 from tests.fixtures.ports import free_port, wait_for_port
 from tests.fixtures.redis import RedisProcess
@@ -117,7 +117,7 @@ def receiver(airflow_db: Any) -> Iterator[Receiver]:
     import uvicorn
     from fastapi import FastAPI
 
-    from airflow_provider_hokusai.plugins.health import HokusaiPlugin
+    from airflow_provider_hokusai.plugins.plugin import HokusaiPlugin
 
     previous = os.environ.get(CONN_ENV)
     conn = {"conn_type": "generic", "password": SECRET, "extra": {"previous_secrets": [OLD_SECRET]}}
@@ -146,7 +146,7 @@ def receiver(airflow_db: Any) -> Iterator[Receiver]:
 def stack(
     webhook_mlflow: MLflowServer, receiver: Receiver, redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[MLflowServer, Receiver, RedisProcess]]:
-    from airflow_provider_hokusai.redis_client import close_shared_pools
+    from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 
     redis_server.client().flushall()
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", webhook_mlflow.conn_uri)
@@ -158,7 +158,7 @@ def stack(
 @pytest.fixture
 def webhook(stack: tuple[MLflowServer, Receiver, RedisProcess], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """``hokusai-webhook setup`` run against the stack: the MLflow webhook exists, active, and was tested."""
-    from airflow_provider_hokusai.webhook_cli import main
+    from airflow_provider_hokusai.cli.webhook import main
 
     assert main(["setup", "--api-url", stack[1].url]) == 0
     return dict(json.loads(capsys.readouterr().out))
@@ -199,7 +199,7 @@ def version_tags(server: MLflowServer, name: str, version: str) -> dict[str, str
 def test_setup_creates_then_updates_the_webhook_and_its_test_records_nothing(
     webhook: dict[str, Any], stack: tuple[MLflowServer, Receiver, RedisProcess], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from airflow_provider_hokusai.webhook_cli import main
+    from airflow_provider_hokusai.cli.webhook import main
 
     assert webhook["url"] == f"{stack[1].url}/hokusai/webhooks/mlflow"
     assert webhook["test"]["success"] is True and webhook["test"]["response_status"] == 202

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, log_sklearn_candidate, unique
 from tests.fixtures.redis import RedisProcess
 from tests.fixtures.sqs import SqsQueues
@@ -43,7 +43,7 @@ def redis_release(
     mlflow_conn: MLflowServer, redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[RedisProcess]:
     """The DAG's ``hokusai_queue`` connection on the session's (flushed) redis-server."""
-    from airflow_provider_hokusai.redis_client import close_shared_pools
+    from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 
     redis_server.client().flushall()
     monkeypatch.setenv(QUEUE_CONN_ENV, redis_server.conn_json())

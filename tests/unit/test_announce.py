@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef, message_from_version_tags
+from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef, message_from_version_tags
+from airflow_provider_hokusai.announcement.reconcile import reconcile
 from airflow_provider_hokusai.exceptions import (
     AnnouncementRefusedError,
     HokusaiRetryableError,
@@ -16,7 +16,7 @@ from airflow_provider_hokusai.exceptions import (
     ReceiptNotRecordedError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
-from airflow_provider_hokusai.reconcile import reconcile
+from airflow_provider_hokusai.registry import tags as t
 from hokusai_testkit.registry import FakeMLflowRegistry
 
 

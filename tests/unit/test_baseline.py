@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_hokusai.baseline import (
+from airflow_provider_hokusai.exceptions import (
+    BaselineComparisonError,
+    BaselineNotMetError,
+    BaselineUnavailableError,
+    HokusaiPermanentError,
+    InvalidBaselineInput,
+    MetricMissingError,
+    RunFailedError,
+)
+from airflow_provider_hokusai.gate.baseline import (
     DEFAULT_ORDER_BY,
     FAILURE_ERRORS,
     BaselineCriteria,
@@ -20,16 +29,7 @@ from airflow_provider_hokusai.baseline import (
     decide,
     infer_direction,
 )
-from airflow_provider_hokusai.exceptions import (
-    BaselineComparisonError,
-    BaselineNotMetError,
-    BaselineUnavailableError,
-    HokusaiPermanentError,
-    InvalidBaselineInput,
-    MetricMissingError,
-    RunFailedError,
-)
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.utils.validation import validate
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ParamValidationError
 from redis import exceptions as rex
 
-from airflow_provider_hokusai.broker_errors import redis_error, sqs_attempts, sqs_entry_error, sqs_error
 from airflow_provider_hokusai.exceptions import (
     HokusaiPermanentError,
     QueueAccessDeniedError,
@@ -14,6 +13,7 @@ from airflow_provider_hokusai.exceptions import (
     QueuePermanentError,
     QueuePublishError,
 )
+from airflow_provider_hokusai.queue.errors import redis_error, sqs_attempts, sqs_entry_error, sqs_error
 
 WHERE = "SQS queue 'q'"
 

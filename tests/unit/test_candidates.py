@@ -1,4 +1,4 @@
-"""The registry-event path's decisions (``airflow_provider_hokusai.candidates``), on an in-memory registry.
+"""The registry-event path's decisions (``airflow_provider_hokusai.announcement.candidates``), on an in-memory registry.
 
 The same path on real servers, webhooks included: ``tests/system/test_registry_webhooks.py``.
 """
@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.announce import AnnouncementResult, VersionRef
-from airflow_provider_hokusai.baseline import CandidateRun
-from airflow_provider_hokusai.candidates import (
+from airflow_provider_hokusai.announcement.announcer import AnnouncementResult, VersionRef
+from airflow_provider_hokusai.announcement.candidates import (
     CandidateProcessor,
     changed,
     criteria_for,
@@ -24,6 +22,8 @@ from airflow_provider_hokusai.candidates import (
     versions_from_events,
 )
 from airflow_provider_hokusai.exceptions import InvalidBaselineInput, InvalidInputError
+from airflow_provider_hokusai.gate.baseline import CandidateRun
+from airflow_provider_hokusai.registry import tags as t
 
 UPSTREAM = {t.TOKEN_ID: "hkw", t.BENCHMARK_METRIC: "val_rmse", t.BENCHMARK_VALUE: "0.5"}
 

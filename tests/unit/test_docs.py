@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from airflow.sdk import DAG
 
-from airflow_provider_hokusai import metrics
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, load_schema, message_id_for
+from airflow_provider_hokusai.utils import metrics
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)

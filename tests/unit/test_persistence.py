@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from redis import exceptions as rex
 
-from airflow_provider_hokusai.persistence import APPENDFSYNC_NO, APPENDONLY_OFF, persistence_warning
+from airflow_provider_hokusai.queue.persistence import APPENDFSYNC_NO, APPENDONLY_OFF, persistence_warning
 
 REFUSED = rex.NoPermissionError("this user has no permissions to run the 'config|get' command")
 

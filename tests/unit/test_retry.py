@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidRetryPolicy
-from airflow_provider_hokusai.retry import RetryPolicy
+from airflow_provider_hokusai.queue.retry import RetryPolicy
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,14 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.hooks.redis import RedisQueueHook
 from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
-from airflow_provider_hokusai.signing import verify_model_ready
-from airflow_provider_hokusai.signing_keys import (
+from airflow_provider_hokusai.queue.signer import (
     QueueSigner,
     load_signing_key,
     queue_signing_key,
     queue_verification_keys,
     signing_extra,
 )
+from airflow_provider_hokusai.signing import verify_model_ready
 from hokusai_examples.consumer import plan_deployments
 
 NEW_SECRET = "new/secret+value-never-in-a-log-0123456789=="
@@ -147,7 +147,7 @@ def test_unsigned_queue_publishes_the_plain_contract_body(monkeypatch: pytest.Mo
 
 
 def test_the_signer_reads_the_key_once_and_signs_each_message_once(keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    import airflow_provider_hokusai.signing_keys as module
+    import airflow_provider_hokusai.queue.signer as module
 
     calls: list[str] = []
     real = module.signature_tags

@@ -1,6 +1,6 @@
 """
-The pure verification of MLflow webhook deliveries (``airflow_provider_hokusai.webhooks``), and the receiver app's
-answers with a recorder that needs no database (the database path is tested on real servers in
+The pure verification of MLflow webhook deliveries (``airflow_provider_hokusai.registry.events``), and the receiver
+app's answers with a recorder that needs no database (the database path is tested on real servers in
 ``tests/system/test_registry_webhooks.py``).
 """
 
@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from airflow_provider_hokusai import webhooks as wh
 from airflow_provider_hokusai.exceptions import (
     InvalidWebhookSecrets,
     WebhookPayloadError,
@@ -23,6 +22,7 @@ from airflow_provider_hokusai.exceptions import (
     WebhookSignatureError,
     WebhookStaleError,
 )
+from airflow_provider_hokusai.registry import events as wh
 
 SECRET = "whsec-hokusai-test-0123456789"
 OLD_SECRET = "whsec-hokusai-old-9876543210"

@@ -66,7 +66,7 @@ def test_experiments_are_created_where_the_connection_keeps_artifacts(
 
 
 def test_find_candidate_run_reads_a_typed_snapshot(mlflow_conn: MLflowServer) -> None:
-    from airflow_provider_hokusai.baseline import BaselineCriteria, CandidateRun
+    from airflow_provider_hokusai.gate.baseline import BaselineCriteria, CandidateRun
 
     experiment = unique("exp")
     run_id = create_run(mlflow_conn.url, experiment, metrics={"accuracy": 0.9})

@@ -11,8 +11,8 @@ import pytest
 
 from airflow_provider_hokusai.exceptions import QueuePublishError
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
-from airflow_provider_hokusai.redis_client import close_shared_pools
-from airflow_provider_hokusai.retry import RetryPolicy
+from airflow_provider_hokusai.queue.redis_client import close_shared_pools
+from airflow_provider_hokusai.queue.retry import RetryPolicy
 from tests.integration.hooks.test_queue_contract import make_message
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ import pytest
 
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.hooks.redis import RedisQueueHook
-from airflow_provider_hokusai.redis_client import close_shared_pools
+from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 from tests.fixtures.redis import RedisProcess
 from tests.integration.hooks.test_queue_contract import make_message
 

@@ -19,8 +19,8 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.hooks.redis import DEDUP_PUSH_LUA, RedisQueueHook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
-from airflow_provider_hokusai.redis_client import close_shared_pools
-from airflow_provider_hokusai.retry import RetryPolicy
+from airflow_provider_hokusai.queue.redis_client import close_shared_pools
+from airflow_provider_hokusai.queue.retry import RetryPolicy
 from tests.fixtures.redis import RedisProcess
 from tests.integration.hooks.test_queue_contract import make_message
 
@@ -327,7 +327,7 @@ def test_metrics_count_published_duplicate_failed_and_time(
 ) -> None:
     from airflow.sdk.observability.stats import Stats
 
-    from airflow_provider_hokusai import metrics
+    from airflow_provider_hokusai.utils import metrics
 
     calls: list[tuple[str, str, Any, dict[str, str]]] = []
     monkeypatch.setattr(

@@ -60,7 +60,7 @@ def signing_conn(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _redis(redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch) -> Signed:
-    from airflow_provider_hokusai.redis_client import close_shared_pools
+    from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 
     close_shared_pools()
     client = redis_server.client()

@@ -15,7 +15,7 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
-from airflow_provider_hokusai.retry import RetryPolicy
+from airflow_provider_hokusai.queue.retry import RetryPolicy
 from tests.fixtures.ports import free_port
 from tests.fixtures.sqs import FIFO_QUEUE, SECRET_KEY, STANDARD_QUEUE, SqsQueues
 from tests.integration.hooks.test_queue_contract import make_message

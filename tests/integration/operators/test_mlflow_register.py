@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags
 from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator
+from airflow_provider_hokusai.registry import tags
 from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
 from tests.fixtures.mlflow import (
     LoggedCandidate,

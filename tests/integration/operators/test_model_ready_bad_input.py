@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.exceptions import (
     AnnouncementRefusedError,
     HokusaiError,
@@ -33,7 +32,8 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
-from airflow_provider_hokusai.redis_client import close_shared_pools
+from airflow_provider_hokusai.queue.redis_client import close_shared_pools
+from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version
 from tests.fixtures.mlflow import validated_tags as shared_validated_tags
 from tests.fixtures.ports import free_port

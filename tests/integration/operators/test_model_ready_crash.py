@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
+from airflow_provider_hokusai.announcement.reconcile import reconcile as run_reconcile
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
-from airflow_provider_hokusai.reconcile import reconcile as run_reconcile
+from airflow_provider_hokusai.registry import tags as t
 from tests.conftest import REPO_ROOT
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version, validated_tags
 from tests.fixtures.sqs import SqsQueues
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 # (SIGKILL: no finally blocks, no atexit, no flush), i.e. after the broker took the message and before MLflow did.
 WORKER = """
 import os, signal, sys
-from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
 
 def die(self, ref, receipt):

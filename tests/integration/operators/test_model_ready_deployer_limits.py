@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidModelReadyMessage
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version
 from tests.fixtures.mlflow import validated_tags as shared_validated_tags
 from tests.fixtures.redis import RedisProcess

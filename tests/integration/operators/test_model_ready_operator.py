@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.exceptions import AnnouncementRefusedError, InvalidModelReadyMessage
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version
 from tests.fixtures.mlflow import validated_tags as shared_validated_tags
 from tests.fixtures.redis import RedisProcess

@@ -69,7 +69,7 @@ def health_server() -> Iterator[HealthServer]:
     import uvicorn
     from fastapi import FastAPI
 
-    from airflow_provider_hokusai.plugins.health import HokusaiPlugin
+    from airflow_provider_hokusai.plugins.plugin import HokusaiPlugin
 
     (mount,) = [m for m in HokusaiPlugin.fastapi_apps if m["url_prefix"] == "/hokusai"]
     root = FastAPI()

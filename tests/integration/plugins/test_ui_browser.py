@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_hokusai import tags as t
+from airflow_provider_hokusai.registry import tags as t
 from hokusai_testkit.mlflow import MLflowServer, registered_version, running_mlflow_server, validated_tags
 from hokusai_testkit.ports import LOOPBACK, free_port
 from hokusai_testkit.redis import RedisProcess, start_redis
@@ -135,10 +135,10 @@ def _wait(what: str, check: Any, processes: dict[str, subprocess.Popen[bytes]], 
 
 def _registry(mlflow: MLflowServer, redis: RedisProcess) -> tuple[tuple[str, str], tuple[str, str]]:
     """One version announced for real through the announcer, one whose announcement failed."""
-    from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
+    from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
-    from airflow_provider_hokusai.redis_client import close_shared_pools
+    from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 
     improvement = {t.IMPROVEMENT_PERCENTAGE: repr((0.95 - 0.9) / 0.9 * 100)}
     announced = registered_version(mlflow.url, validated_tags(**improvement), "ui-announced")[:2]

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from airflow_provider_hokusai.baseline import BaselineCheck
+from airflow_provider_hokusai.gate.baseline import BaselineCheck
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
 from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger

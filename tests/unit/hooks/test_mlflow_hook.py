@@ -188,7 +188,7 @@ def test_parse_model_uri() -> None:
 
 def test_the_connection_form_is_declared_once_with_every_extra() -> None:
     from airflow_provider_hokusai.get_provider_info import get_provider_info
-    from airflow_provider_hokusai.mlflow_connection import MLflowExtra
+    from airflow_provider_hokusai.registry.connection import MLflowExtra
 
     (declared,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == MLflowHook.conn_type]
     behaviour = MLflowHook.get_ui_field_behaviour()

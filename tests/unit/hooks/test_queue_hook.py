@@ -18,9 +18,9 @@ from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.hooks.redis import RedisQueueHook, hash_tag
 from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
 from airflow_provider_hokusai.messages import build_model_ready_message
-from airflow_provider_hokusai.queue_settings import DEFAULT_DEAD_LETTER_QUEUE, DEFAULT_PROCESSING_QUEUE, DEFAULT_QUEUE
-from airflow_provider_hokusai.receipts import PublishReceipt, QueueStatus
-from airflow_provider_hokusai.retry import RetryPolicy
+from airflow_provider_hokusai.queue.receipts import PublishReceipt, QueueStatus
+from airflow_provider_hokusai.queue.retry import RetryPolicy
+from airflow_provider_hokusai.queue.settings import DEFAULT_DEAD_LETTER_QUEUE, DEFAULT_PROCESSING_QUEUE, DEFAULT_QUEUE
 
 
 def redis_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: object) -> None:
@@ -197,8 +197,8 @@ def test_importing_the_queue_interface_loads_no_client_library() -> None:
     code = (
         "import sys\n"
         "import airflow_provider_hokusai.hooks.queue\n"
-        "import airflow_provider_hokusai.metrics\n"
-        "import airflow_provider_hokusai.retry\n"
+        "import airflow_provider_hokusai.utils.metrics\n"
+        "import airflow_provider_hokusai.queue.retry\n"
         "print(sorted(m for m in ('redis', 'boto3', 'botocore', 'mlflow') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

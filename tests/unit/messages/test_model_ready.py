@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_hokusai.baseline import Direction, infer_direction
 from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidModelReadyMessage
+from airflow_provider_hokusai.gate.baseline import Direction, infer_direction
 from airflow_provider_hokusai.messages import (
     ModelReadyToDeployMessage,
     build_model_ready_message,

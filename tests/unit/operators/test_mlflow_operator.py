@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai import tags
 from airflow_provider_hokusai.exceptions import (
     HokusaiPermanentError,
     HokusaiRetryableError,
@@ -19,6 +18,7 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator, parse_evidence
+from airflow_provider_hokusai.registry import tags
 from hokusai_testkit.registry import FakeMLflowRegistry
 
 EVIDENCE = {

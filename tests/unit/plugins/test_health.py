@@ -25,13 +25,13 @@ from airflow_provider_hokusai.plugins.health import (
     MAX_ERROR_CHARS,
     HealthChecker,
     HealthSettings,
-    HokusaiPlugin,
     queue_entry,
     redact_text,
     summarize,
 )
 from airflow_provider_hokusai.plugins.lazy import LazyApp
-from airflow_provider_hokusai.receipts import QueueStatus
+from airflow_provider_hokusai.plugins.plugin import HokusaiPlugin
+from airflow_provider_hokusai.queue.receipts import QueueStatus
 
 PASSWORD = "s3cr3t-Pa55word-7f1d"
 ENTRY_KEYS = {
@@ -513,7 +513,7 @@ def test_provider_info_registers_the_plugin_and_its_config() -> None:
     from airflow_provider_hokusai.get_provider_info import get_provider_info
 
     info = get_provider_info()
-    assert {"name": "hokusai", "plugin-class": "airflow_provider_hokusai.plugins.health.HokusaiPlugin"} in info[
+    assert {"name": "hokusai", "plugin-class": "airflow_provider_hokusai.plugins.plugin.HokusaiPlugin"} in info[
         "plugins"
     ]
     options = info["config"]["hokusai"]["options"]

@@ -13,10 +13,13 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.exceptions import RegistryUnavailableError
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-from airflow_provider_hokusai.monitoring import (
+from airflow_provider_hokusai.plugins import ui
+from airflow_provider_hokusai.plugins._ui_app import create_app, static_file
+from airflow_provider_hokusai.plugins.plugin import HokusaiPlugin
+from airflow_provider_hokusai.plugins.ui_reader import RegistryReader
+from airflow_provider_hokusai.plugins.ui_rows import (
     ORDER_BY,
     RegistryVersion,
     VersionPage,
@@ -24,9 +27,7 @@ from airflow_provider_hokusai.monitoring import (
     search_filter,
     version_row,
 )
-from airflow_provider_hokusai.plugins import health, ui
-from airflow_provider_hokusai.plugins._ui_app import create_app, static_file
-from airflow_provider_hokusai.registry_reader import RegistryReader
+from airflow_provider_hokusai.registry import tags as t
 from hokusai_testkit.mlflow import create_sqlite_store, validated_tags
 from hokusai_testkit.ports import free_port
 
@@ -209,9 +210,9 @@ def test_mlflow_unreachable_is_a_plain_503() -> None:
 
 
 def test_plugin_mounts_the_page_before_hokusai_and_lists_it_in_the_nav() -> None:
-    prefixes = [entry["url_prefix"] for entry in health.HokusaiPlugin.fastapi_apps]
+    prefixes = [entry["url_prefix"] for entry in HokusaiPlugin.fastapi_apps]
     assert prefixes.index("/hokusai/ui") < prefixes.index("/hokusai")
-    assert health.HokusaiPlugin.external_views == [ui.EXTERNAL_VIEW]
+    assert HokusaiPlugin.external_views == [ui.EXTERNAL_VIEW]
     assert ui.EXTERNAL_VIEW["href"] == "/hokusai/ui/" and ui.EXTERNAL_VIEW["destination"] == "nav"
     for name in ("index.html", "hokusai.js", "hokusai.css", "hokusai.svg"):
         assert static_file(name)

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, PokeReturnValue
 
-from airflow_provider_hokusai.baseline import BaselineCheck, BaselineEvidence, FailureKind
 from airflow_provider_hokusai.exceptions import (
     BaselineComparisonError,
     BaselineNotMetError,
@@ -17,9 +16,10 @@ from airflow_provider_hokusai.exceptions import (
     MetricMissingError,
     RunFailedError,
 )
-from airflow_provider_hokusai.metrics import BASELINE_FAILED, BASELINE_PASSED
+from airflow_provider_hokusai.gate.baseline import BaselineCheck, BaselineEvidence, FailureKind
 from airflow_provider_hokusai.sensors import mlflow as sensor_module
 from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
+from airflow_provider_hokusai.utils.metrics import BASELINE_FAILED, BASELINE_PASSED
 from tests.fixtures.statsd import RecordingStatsLogger
 
 EVIDENCE = BaselineEvidence(

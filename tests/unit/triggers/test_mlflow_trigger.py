@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from airflow_provider_hokusai.baseline import BaselineCriteria
 from airflow_provider_hokusai.exceptions import (
     BaselineComparisonError,
     BaselineNotMetError,
@@ -18,6 +17,7 @@ from airflow_provider_hokusai.exceptions import (
     MetricMissingError,
     RunFailedError,
 )
+from airflow_provider_hokusai.gate.baseline import BaselineCriteria
 from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
 from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
 
@@ -120,7 +120,7 @@ class _CountingHook:
         return type("Run", (), {"info": _Info(self.status)})()
 
     def find_candidate_run(self, criteria: BaselineCriteria, run: object = None) -> object:
-        from airflow_provider_hokusai.baseline import CandidateRun
+        from airflow_provider_hokusai.gate.baseline import CandidateRun
 
         self.calls += ["get_experiment"] if run is not None else ["get_run", "get_experiment"]
         return CandidateRun("r", self.status, "1", "exp", 0.95)
@@ -128,7 +128,7 @@ class _CountingHook:
 
 @pytest.mark.parametrize("status", ["RUNNING", "SCHEDULED"])
 def test_a_look_at_a_running_run_is_one_get(status: str) -> None:
-    from airflow_provider_hokusai.triggers.mlflow import check_baseline
+    from airflow_provider_hokusai.gate.check import check_baseline
 
     hook = _CountingHook(status)
     check = check_baseline(hook, BaselineCriteria(run_id="r", metric_name="accuracy", baseline_value=0.9))  # type: ignore[arg-type]
@@ -138,7 +138,7 @@ def test_a_look_at_a_running_run_is_one_get(status: str) -> None:
 
 
 def test_a_look_at_a_finished_run_reads_its_experiment_for_the_evidence() -> None:
-    from airflow_provider_hokusai.triggers.mlflow import check_baseline
+    from airflow_provider_hokusai.gate.check import check_baseline
 
     hook = _CountingHook("FINISHED")
     check = check_baseline(hook, BaselineCriteria(run_id="r", metric_name="accuracy", baseline_value=0.9))  # type: ignore[arg-type]

@@ -22,13 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.exceptions import (
     InvalidWebhookSecrets,
     WebhookPayloadError,
     WebhookSignatureError,
     WebhookStaleError,
 )
+from airflow_provider_hokusai.registry import tags as t
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
@@ -238,7 +238,7 @@ def load_webhook_secrets(conn_id: str = DEFAULT_CONN_ID) -> list[str]:
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from airflow_provider_hokusai.redaction import mask_connection, mask_secrets
+    from airflow_provider_hokusai.utils.redaction import mask_connection, mask_secrets
 
     try:
         conn = BaseHook.get_connection(conn_id)

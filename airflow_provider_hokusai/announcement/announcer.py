@@ -3,7 +3,7 @@
 ``PublishModelReadyOperator``, ``ReconcileAnnouncementsOperator`` and the ``hokusai-reconcile`` command all go
 through :class:`ModelReadyAnnouncer`, so a version is announced the same way whoever announces it.
 
-Exactly-once, as far as the broker allows, rests on three facts:
+Exactly-once, as the broker allows, rests on three facts:
 
 * the message id is derived from (model name, version), so every attempt for a version carries the same id;
 * the queue hooks deduplicate on that id, so a retry after a crash between publish and receipt pushes nothing;
@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_hokusai import tags as t
 from airflow_provider_hokusai.exceptions import (
     AnnouncementRefusedError,
     HokusaiError,
@@ -25,20 +24,20 @@ from airflow_provider_hokusai.exceptions import (
     InvalidModelReadyMessage,
     QueueBatchError,
     ReceiptNotRecordedError,
-    RegistryUnavailableError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message, parse_tag_number
-from airflow_provider_hokusai.receipts import PublishReceipt, receipt_from_tags, receipt_tags
-from airflow_provider_hokusai.redaction import describe, redact_text
+from airflow_provider_hokusai.queue.receipts import PublishReceipt, receipt_from_tags, receipt_tags
+from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.errors import is_not_found, unavailable
+from airflow_provider_hokusai.utils.redaction import describe, redact_text
 
 if TYPE_CHECKING:
+    from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-    from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook
 
 log = logging.getLogger(__name__)
 
 # MLflow caps tag values at 5000 characters (8000 on newer servers); reasons are kept well below either.
-_MAX_REASON = 1000
 
 _REQUIRED_EVIDENCE = {
     t.TOKEN_ID: "token_symbol",
@@ -231,18 +230,13 @@ class ModelReadyAnnouncer:
         """
         try:
             version = self.mlflow_hook.get_model_version(ref.model_name, ref.model_version)
-        except HokusaiError:
-            raise
         except Exception as exc:
-            if getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
+            if is_not_found(exc):
                 raise AnnouncementRefusedError(
                     f"{ref.model_name} v{ref.model_version} does not exist in the MLflow registry; "
                     "nothing was published"
                 ) from None
-            raise RegistryUnavailableError(
-                f"could not read {ref.model_name} v{ref.model_version} from the MLflow registry "
-                f"({describe(exc)}); nothing was published and a retry is safe"
-            ) from None
+            raise unavailable(exc, f"read {ref.model_name} v{ref.model_version} from the MLflow registry") from None
         return replace(ref, model_name=str(version.name), model_version=str(version.version)), version
 
     @staticmethod
@@ -275,7 +269,7 @@ class ModelReadyAnnouncer:
         before another one published it must not make it look unannounced.
         """
         kind = "permanent" if isinstance(exc, HokusaiPermanentError) else "retryable"
-        reason = f"{kind}: {describe(exc)}"[:_MAX_REASON]
+        reason = f"{kind}: {describe(exc)}"[: t.MAX_REASON_CHARS]
         hook = self.mlflow_hook
         try:
             if receipt_from_tags(hook.get_model_version(*ref.key).tags or {}) is not None:

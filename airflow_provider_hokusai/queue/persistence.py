@@ -1,7 +1,7 @@
 """
 Whether a Redis keeps an acknowledged announcement across a restart, from what ``RedisQueueHook.queue_status`` reads.
 
-The producer records a receipt in the registry as soon as Redis acknowledges the push. A Redis without an append-only
+The producer records a receipt in the registry as Redis acknowledges the push. A Redis without an append-only
 file (``appendonly no``; RDB snapshots alone) loses every write since its last snapshot when it restarts, and with
 ``appendfsync no`` the AOF reaches the disk only when the OS flushes it: in both cases the registry says "published"
 for a message that no longer exists, and reconciliation skips it. This cannot be fixed from the producer, so it is
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_hokusai.receipts import describe_error
+from airflow_provider_hokusai.utils.redaction import describe
 
 #: Read in the status pipeline: a pattern, so that Redis 6 (one parameter per CONFIG GET) answers both.
 CONFIG_PATTERN = "append*"
@@ -62,7 +62,7 @@ def persistence_warning(info: Any, config: Any) -> str | None:
     aof = _aof_enabled(info, config)
     if aof is None:
         refusal = info if isinstance(info, Exception) else config
-        reason = describe_error(refusal) if isinstance(refusal, Exception) else "no aof_enabled in INFO"
+        reason = describe(refusal) if isinstance(refusal, Exception) else "no aof_enabled in INFO"
         return (
             f"persistence unknown: INFO persistence could not be read ({reason}); grant the producer +info "
             "(docs/deployment.md) so that a Redis that loses acknowledged announcements on restart is reported"

@@ -15,8 +15,8 @@ BENCHMARK_VALUE = "benchmark_value"
 # Validation evidence written at registration.
 STATUS = "hokusai_status"
 STATUS_VALIDATED = "validated"
-#: Written by the registry-event path (airflow_provider_hokusai.candidates) on a version that misses its baseline,
-#: with the reason in VALIDATION_ERROR; nothing is published for it.
+#: Written by the registry-event path (airflow_provider_hokusai.announcement.candidates) on a version that misses its
+#: baseline, with the reason in VALIDATION_ERROR; nothing is published for it.
 STATUS_FAILED = "failed"
 VALIDATION_ERROR = "hokusai_validation_error"
 CURRENT_VALUE = "hokusai_current_value"
@@ -42,6 +42,8 @@ ANNOUNCEMENT_BACKEND = "hokusai_announcement_backend"
 ANNOUNCEMENT_QUEUE = "hokusai_announcement_queue"
 ANNOUNCEMENT_BROKER_ID = "hokusai_announcement_broker_id"
 ANNOUNCED_AT = "hokusai_announced_at"
+#: Longest reason the provider writes into ANNOUNCEMENT_ERROR or VALIDATION_ERROR.
+MAX_REASON_CHARS = 1000
 ANNOUNCEMENT_ERROR = "hokusai_announcement_error"
 
 # Provenance written by RegisterModelOperator when it runs as an Airflow task: the Hokusai page in the Airflow UI

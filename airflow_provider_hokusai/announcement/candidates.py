@@ -3,8 +3,8 @@
 A version is a Hokusai *candidate* when it carries the upstream platform's tags: ``hokusai_token_id``,
 ``benchmark_metric`` and ``benchmark_value``. For each candidate :func:`process_version` reads the metric of the
 run that produced it, decides with the baseline gate's own rules (:func:`~airflow_provider_hokusai.triggers.
-mlflow.check_baseline`; the baseline is ``benchmark_value``, or the champion alias's metric when one is given and
-exists), writes the same evidence tags as ``RegisterModelOperator`` (:func:`~airflow_provider_hokusai.evidence.
+check.check_baseline`; the baseline is ``benchmark_value``, or the champion alias's metric when one is given and
+exists), writes the same evidence tags as ``RegisterModelOperator`` (:func:`~airflow_provider_hokusai.registry.evidence.
 evidence_tags`, pending mark included) and announces through :meth:`ModelReadyAnnouncer.announce`, the one
 exactly-once path. A version that misses its baseline is tagged ``hokusai_status=failed`` with the reason in
 ``hokusai_validation_error``, and nothing is published.
@@ -21,16 +21,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
-from airflow_provider_hokusai.baseline import BaselineCriteria, BaselineEvidence
-from airflow_provider_hokusai.evidence import evidence_tags, with_pending_mark
+from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidInputError
+from airflow_provider_hokusai.gate.baseline import BaselineCriteria, BaselineEvidence
 from airflow_provider_hokusai.messages.model_ready import TOKEN_SYMBOL_PATTERN
-from airflow_provider_hokusai.receipts import receipt_from_tags
-from airflow_provider_hokusai.redaction import describe, redact_text
-from airflow_provider_hokusai.validation import validate
-from airflow_provider_hokusai.webhooks import MODEL_VERSION_ASSET
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
+from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.errors import is_not_found
+from airflow_provider_hokusai.registry.events import MODEL_VERSION_ASSET
+from airflow_provider_hokusai.registry.evidence import evidence_tags, with_pending_mark
+from airflow_provider_hokusai.utils.redaction import describe, redact_text
+from airflow_provider_hokusai.utils.validation import validate
 
 __all__ = ["MODEL_VERSION_ASSET", "CandidateProcessor", "VersionOutcome", "announce_versions", "discover"]
 
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DISCOVERY_FILTER = f"tags.`{t.TOKEN_ID}` LIKE '%'"
-_MAX_REASON = 1000
 _TOKEN = re.compile(TOKEN_SYMBOL_PATTERN)
 
 
@@ -156,7 +156,7 @@ class CandidateProcessor:
 
     def _validate(self, name: str, version: str, run_id: str | None, current: dict[str, str]) -> VersionOutcome | None:
         """Decide the candidate; on success write its evidence and return None, else what became of it."""
-        from airflow_provider_hokusai.triggers.mlflow import check_baseline
+        from airflow_provider_hokusai.gate.check import check_baseline
 
         if not run_id:
             return self._fail(name, version, current, "the version has no run to read its metric from")
@@ -192,7 +192,7 @@ class CandidateProcessor:
         return VersionOutcome(name, version, result.outcome, "announced", message_id)
 
     def _fail(self, name: str, version: str, current: Mapping[str, str], reason: str) -> VersionOutcome:
-        reason = redact_text(reason, _MAX_REASON)
+        reason = redact_text(reason, t.MAX_REASON_CHARS)
         wanted = {t.STATUS: t.STATUS_FAILED, t.VALIDATION_ERROR: reason}
         self.hook.set_model_version_tags(name, version, changed(wanted, current))
         log.warning("%s v%s is not announced: %s", name, version, reason)
@@ -206,7 +206,7 @@ def discover(hook: MLflowHook, max_versions: int = 500) -> tuple[list[tuple[str,
 
     :raises RegistryUnavailableError: the registry could not be searched.
     """
-    from airflow_provider_hokusai.reconcile import search_pages
+    from airflow_provider_hokusai.registry.search import search_pages
 
     found: list[tuple[str, str]] = []
     for page in search_pages(hook, DISCOVERY_FILTER):
@@ -249,7 +249,7 @@ def announce_versions(
             retry = exc
             outcome = VersionOutcome(name, version, "retry", describe(exc))
         except Exception as exc:
-            if getattr(exc, "error_code", None) != "RESOURCE_DOES_NOT_EXIST":
+            if not is_not_found(exc):
                 raise
             outcome = VersionOutcome(name, version, "skipped", "the version does not exist")
         log.info("%s v%s: %s (%s)", outcome.model_name, outcome.version, outcome.outcome, outcome.reason)

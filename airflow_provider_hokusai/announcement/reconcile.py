@@ -9,53 +9,36 @@ marked once with :func:`backfill_pending` (``hokusai-reconcile --backfill``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.observability.stats import Stats
 
-from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.announce import ModelReadyAnnouncer, VersionRef
-from airflow_provider_hokusai.exceptions import HokusaiError, RegistryUnavailableError
-from airflow_provider_hokusai.metrics import RECONCILE_FAILED, RECONCILE_FOUND, RECONCILE_PUBLISHED, RECONCILE_TRUNCATED
-from airflow_provider_hokusai.mlflow_syntax import filter_literal
-from airflow_provider_hokusai.receipts import receipt_from_tags
-from airflow_provider_hokusai.redaction import describe
+from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
+from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.search import search_pages
+from airflow_provider_hokusai.registry.syntax import filter_literal
+from airflow_provider_hokusai.utils.metrics import (
+    RECONCILE_FAILED,
+    RECONCILE_FOUND,
+    RECONCILE_PUBLISHED,
+    RECONCILE_TRUNCATED,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 500
-
 
 @dataclass(frozen=True)
 class Unannounced:
-    """The versions owed an announcement, as far as one bounded search went."""
+    """The versions owed an announcement, as one bounded search went."""
 
     refs: list[VersionRef]
     #: True when the bound stopped the search with more versions left to look at.
     truncated: bool
-
-
-def search_pages(hook: MLflowHook, filter_string: str) -> Iterator[list[Any]]:
-    """Every page of the versions matching ``filter_string``; :class:`RegistryUnavailableError` when unreachable."""
-    token: str | None = None
-    while True:
-        try:
-            page = hook.search_model_versions(filter_string, max_results=PAGE_SIZE, page_token=token)
-        except HokusaiError:
-            raise
-        except Exception as exc:
-            raise RegistryUnavailableError(
-                f"could not search the MLflow registry ({describe(exc)}); nothing was published and a retry is safe"
-            ) from None
-        yield list(page)
-        token = getattr(page, "token", None)
-        if not token:
-            return
 
 
 def _status_filter(status: str, registered_model_name: str | None) -> str:

@@ -17,7 +17,7 @@ from airflow_provider_hokusai.exceptions import (
     QueuePermanentError,
     QueuePublishError,
 )
-from airflow_provider_hokusai.receipts import describe_error
+from airflow_provider_hokusai.utils.redaction import describe
 
 SQS_NOT_FOUND_CODES = frozenset(
     {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue", "QueueDeletedRecently"}
@@ -71,17 +71,17 @@ def sqs_error(exc: Exception, where: str, action: str, attempts: int) -> Hokusai
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in SQS_NOT_FOUND_CODES:
-            return QueueNotFoundError(f"{where} does not exist: {describe_error(exc)}")
+            return QueueNotFoundError(f"{where} does not exist: {describe(exc)}")
         if code in SQS_ACCESS_CODES or status == 403:
-            return QueueAccessDeniedError(f"{where}: access denied: {describe_error(exc)}")
+            return QueueAccessDeniedError(f"{where}: access denied: {describe(exc)}")
         if not (code in SQS_TRANSIENT_CODES or status >= 500):
-            return QueuePermanentError(f"{where} refused the request: {describe_error(exc)}")
+            return QueuePermanentError(f"{where} refused the request: {describe(exc)}")
     elif isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return QueueAccessDeniedError(f"{where}: {describe_error(exc)}")
+        return QueueAccessDeniedError(f"{where}: {describe(exc)}")
     elif isinstance(exc, ParamValidationError):
-        return QueuePermanentError(f"{where} refused the request: {describe_error(exc)}")
+        return QueuePermanentError(f"{where} refused the request: {describe(exc)}")
     return QueuePublishError(
-        f"could not {action} {where} after {attempts} attempt(s): {describe_error(exc)}; a retry is safe"
+        f"could not {action} {where} after {attempts} attempt(s): {describe(exc)}; a retry is safe"
     )
 
 
@@ -100,10 +100,10 @@ def redis_error(exc: Exception, where: str, attempts: int) -> HokusaiError:
     :param attempts: Tries redis-py made.
     """
     if isinstance(exc, REDIS_ACCESS):
-        return QueueAccessDeniedError(f"{where} refused the connection's credentials: {describe_error(exc)}")
+        return QueueAccessDeniedError(f"{where} refused the connection's credentials: {describe(exc)}")
     if isinstance(exc, rex.ResponseError) and not isinstance(exc, REDIS_RETRYABLE):
-        return QueuePermanentError(f"{where} refused the message: {describe_error(exc)}")
+        return QueuePermanentError(f"{where} refused the message: {describe(exc)}")
     return QueuePublishError(
-        f"could not publish to {where} after {attempts} attempt(s): {describe_error(exc)}; "
+        f"could not publish to {where} after {attempts} attempt(s): {describe(exc)}; "
         "a retry is safe (messages are deduplicated by id)"
     )

@@ -6,10 +6,10 @@ The page never loads the registry whole. A query (:class:`VersionQuery`) becomes
 and ``failed`` read the pending index reconciliation reads (tag ``hokusai_announcement_status``), ``published``
 the same tag, and ``all`` pages through the registry (or one registered model) with MLflow's own paging. Each
 version becomes a :func:`version_row`: the validation evidence, the announcement status and its receipt or failure
-reason, as the tags of :mod:`airflow_provider_hokusai.tags` record them; free texts pass through
-:func:`~airflow_provider_hokusai.redaction.redact_text`.
+reason, as the tags of :mod:`airflow_provider_hokusai.registry.tags` record them; free texts pass through
+:func:`~airflow_provider_hokusai.utils.redaction.redact_text`.
 
-No I/O here: :mod:`airflow_provider_hokusai.registry_reader` reads the pages, the ``/hokusai/ui`` app
+No I/O here: :mod:`airflow_provider_hokusai.plugins.ui_reader` reads the pages, the ``/hokusai/ui`` app
 (:mod:`airflow_provider_hokusai.plugins._ui_app`) serves them.
 """
 
@@ -23,10 +23,10 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.mlflow_syntax import filter_literal
-from airflow_provider_hokusai.receipts import receipt_from_tags
-from airflow_provider_hokusai.redaction import redact_text
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
+from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.syntax import filter_literal
+from airflow_provider_hokusai.utils.redaction import redact_text
 
 #: Newest first; name and version break ties so that MLflow's offset page tokens are stable.
 ORDER_BY = ("creation_timestamp DESC", "name ASC", "version_number DESC")

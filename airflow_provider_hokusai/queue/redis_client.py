@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import redis
 from redis.retry import Retry
 
-from airflow_provider_hokusai.broker_errors import REDIS_ACCESS, REDIS_RETRYABLE
-from airflow_provider_hokusai.queue_settings import RedisQueueSettings
-from airflow_provider_hokusai.retry import RetryPolicy
+from airflow_provider_hokusai.queue.errors import REDIS_ACCESS, REDIS_RETRYABLE
+from airflow_provider_hokusai.queue.retry import RetryPolicy
+from airflow_provider_hokusai.queue.settings import RedisQueueSettings
 
 T = TypeVar("T")
 

@@ -24,7 +24,7 @@ _MAX_TEXT = 500
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from airflow_provider_hokusai.webhooks import DEFAULT_CONN_ID
+    from airflow_provider_hokusai.registry.events import DEFAULT_CONN_ID
 
     parser = argparse.ArgumentParser(prog="hokusai-webhook", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,7 +63,7 @@ def setup_webhook(client: Any, *, name: str, url: str, secret: str, test: bool =
 
     :param client: An ``mlflow.MlflowClient`` for the registry.
     """
-    from airflow_provider_hokusai.webhooks import SUBSCRIBED_EVENTS
+    from airflow_provider_hokusai.registry.events import SUBSCRIBED_EVENTS
 
     events = list(SUBSCRIBED_EVENTS)
     existing = find_webhook(client, name)
@@ -86,7 +86,7 @@ def setup_webhook(client: Any, *, name: str, url: str, secret: str, test: bool =
 
 
 def _test_summary(result: Any) -> dict[str, Any]:
-    from airflow_provider_hokusai.redaction import redact_text
+    from airflow_provider_hokusai.utils.redaction import redact_text
 
     return {
         "success": bool(result.success),
@@ -97,11 +97,11 @@ def _test_summary(result: Any) -> dict[str, Any]:
 
 
 def _setup(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
-    from airflow_provider_hokusai.cli import resolve_connections
+    from airflow_provider_hokusai.cli.reconcile import resolve_connections
     from airflow_provider_hokusai.exceptions import HokusaiError
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-    from airflow_provider_hokusai.redaction import describe
-    from airflow_provider_hokusai.webhooks import load_webhook_secrets
+    from airflow_provider_hokusai.registry.events import load_webhook_secrets
+    from airflow_provider_hokusai.utils.redaction import describe
 
     try:
         resolve_connections(args.conn_id, args.mlflow_conn_id)

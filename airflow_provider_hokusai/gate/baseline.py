@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 
 from airflow_provider_hokusai import exceptions as errors
 from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidBaselineInput
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.utils.validation import validate
 
 
 class Direction(StrEnum):

@@ -146,7 +146,7 @@ class MLflowSettings(BaseModel):
         """
         # Imported here: get_provider_info imports this module while Airflow itself is still being imported.
         from airflow_provider_hokusai.exceptions import InvalidMLflowConnection
-        from airflow_provider_hokusai.validation import validate
+        from airflow_provider_hokusai.utils.validation import validate
 
         # Form fields may be saved with the legacy "extra__mlflow__" prefix; plain keys win.
         raw = conn.extra_dejson

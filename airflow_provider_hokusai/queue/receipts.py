@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-from airflow_provider_hokusai import tags as t
+from airflow_provider_hokusai.registry import tags as t
 
 
 @dataclass(frozen=True)
@@ -82,12 +82,6 @@ class Sent(NamedTuple):
     duplicate: bool = False
     #: When the broker first took the message id (a duplicate's first time); None: this publish's time.
     published_at: str | None = None
-
-
-def describe_error(exc: BaseException) -> str:
-    """``Type: message`` of an error, for status and error texts (the hooks never put credentials in them)."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def elapsed_ms(start: float) -> float:

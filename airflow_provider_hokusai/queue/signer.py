@@ -11,7 +11,7 @@ The queue connection opts in with ``{"signing_conn_ids": ["hokusai_signing_2026_
 them. ``signature_required`` (default ``true``) tells the example consumer to refuse unsigned messages.
 
 Every secret read is registered with Airflow's secrets masker (``airflow.sdk.log.mask_secret``, through
-:func:`~airflow_provider_hokusai.redaction.mask_connection`) before anything else happens, so it never reaches a
+:func:`~airflow_provider_hokusai.utils.redaction.mask_connection`) before anything else happens, so it never reaches a
 task log; error texts name connections and rules, never key material.
 """
 
@@ -26,7 +26,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from airflow_provider_hokusai.exceptions import InvalidSigningKey
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.signing import SigningKey, signature_tags, with_signature
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.utils.validation import validate
 
 SIGNING_CONN_IDS_EXTRA = "signing_conn_ids"
 SIGNATURE_REQUIRED_EXTRA = "signature_required"
@@ -78,7 +78,7 @@ def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey
     :param field: What named it, for the error (``extra.signing_conn_ids[0]``).
     :raises InvalidSigningKey: the connection is not defined, has no password, or its key breaks a rule.
     """
-    from airflow_provider_hokusai.redaction import mask_connection
+    from airflow_provider_hokusai.utils.redaction import mask_connection
 
     conn = _connection(conn_id, field)
     secret = conn.password or ""

@@ -13,23 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from airflow_provider_hokusai.exceptions import HokusaiError, RegistryUnavailableError
-from airflow_provider_hokusai.mlflow_connection import redact_uri
-from airflow_provider_hokusai.monitoring import RegistryVersion, VersionPage
-from airflow_provider_hokusai.redaction import describe
+from airflow_provider_hokusai.plugins.ui_rows import RegistryVersion, VersionPage
+from airflow_provider_hokusai.registry.connection import redact_uri
+from airflow_provider_hokusai.registry.rest import is_remote, rest_call
+from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:
-    from mlflow.utils.rest_utils import MlflowHostCreds
-
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
 #: Upper bound of one registry call made for a page, in seconds.
 CALL_TIMEOUT_SECONDS = 10.0
 VERSIONS_SEARCH = "/api/2.0/mlflow/model-versions/search"
 MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
-REMOTE_SCHEMES = ("http", "https")
 
 
 class RegistryReader:
@@ -47,7 +44,7 @@ class RegistryReader:
     @property
     def remote(self) -> bool:
         """Whether the registry is reached over http(s)."""
-        return urlsplit(self.hook.registry_uri).scheme in REMOTE_SCHEMES
+        return is_remote(self.hook.registry_uri)
 
     def search_versions(
         self, filter_string: str, max_results: int, page_token: str | None, order_by: Sequence[str]
@@ -98,30 +95,9 @@ class RegistryReader:
         except Exception as exc:
             raise self._unavailable(exc) from None
 
-    def _creds(self) -> MlflowHostCreds:
-        # The connection's credentials when it has some (as the hook's client gets them), else MLflow's usual ones.
-        uri = self.hook.registry_uri
-        if self.hook.settings.password:
-            return self.hook.settings.host_creds(uri)
-        from mlflow.utils.credentials import get_default_host_creds
-
-        return get_default_host_creds(uri)
-
     def _get(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
-        from mlflow.utils.rest_utils import http_request_safe
-
         try:
-            response = http_request_safe(
-                self._creds(),
-                endpoint,
-                "GET",
-                max_retries=0,
-                backoff_factor=0,
-                backoff_jitter=0,
-                timeout=self.timeout,
-                params=params,
-            )
-            body = response.json()
+            body = rest_call(self.hook, self.hook.registry_uri, endpoint, "GET", self.timeout, params=params).json()
         except HokusaiError:
             raise
         except Exception as exc:

@@ -1,26 +1,27 @@
 """The validation evidence a model version carries: one definition of the tags, whoever validated the version.
 
-``RegisterModelOperator`` (a training DAG's registration) and :mod:`airflow_provider_hokusai.candidates` (versions
-registered anywhere, reached through MLflow webhooks or discovery) both write these tags, and
-:class:`~airflow_provider_hokusai.announce.ModelReadyAnnouncer` rebuilds the announcement from them.
+``RegisterModelOperator`` (a training DAG's registration) and
+:mod:`airflow_provider_hokusai.announcement.candidates` (versions registered anywhere, reached through MLflow webhooks
+or discovery) both write these tags, and
+:class:`~airflow_provider_hokusai.announcement.announcer.ModelReadyAnnouncer` rebuilds the announcement from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from airflow_provider_hokusai import tags
-from airflow_provider_hokusai.baseline import BaselineEvidence
 from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
+from airflow_provider_hokusai.gate.baseline import BaselineEvidence
 from airflow_provider_hokusai.messages.model_ready import MAX_TAG_VALUE_LENGTH
-from airflow_provider_hokusai.receipts import receipt_from_tags
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
+from airflow_provider_hokusai.registry import tags
 
 
 def evidence_tags(
     evidence: BaselineEvidence, *, token_symbol: str, model_id: str, contributor_address: str | None = None
 ) -> dict[str, str]:
     """
-    The model-version tags of :mod:`airflow_provider_hokusai.tags` recording a passed gate; the publisher reads
+    The model-version tags of :mod:`airflow_provider_hokusai.registry.tags` recording a passed gate; the publisher reads
     them back as they are.
 
     :param evidence: The gate's evidence, its direction and improvement resolved.

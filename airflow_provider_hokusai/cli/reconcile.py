@@ -54,7 +54,7 @@ def resolve_connections(*conn_ids: str) -> None:
     from airflow.exceptions import AirflowNotFoundException
     from airflow.models.connection import Connection
 
-    from airflow_provider_hokusai.redaction import mask_connection
+    from airflow_provider_hokusai.utils.redaction import mask_connection
 
     for conn_id in conn_ids:
         variable = f"AIRFLOW_CONN_{conn_id.upper()}"
@@ -70,7 +70,7 @@ def resolve_connections(*conn_ids: str) -> None:
 
 def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
     from airflow_provider_hokusai.exceptions import HokusaiError
-    from airflow_provider_hokusai.redaction import describe
+    from airflow_provider_hokusai.utils.redaction import describe
 
     try:
         resolve_connections(args.queue_conn_id, args.mlflow_conn_id)
@@ -81,10 +81,10 @@ def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
 
 
 def _act(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
-    from airflow_provider_hokusai.announce import ModelReadyAnnouncer
+    from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
+    from airflow_provider_hokusai.announcement.reconcile import backfill_pending, find_unannounced, reconcile
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
-    from airflow_provider_hokusai.reconcile import backfill_pending, find_unannounced, reconcile
 
     mlflow_hook = MLflowHook(mlflow_conn_id=args.mlflow_conn_id)
     if args.backfill:

@@ -1,7 +1,7 @@
 """How a queue connection is read: the queue hooks' arguments and connection extras as pydantic models.
 
 Pure values, no I/O: :mod:`airflow_provider_hokusai.hooks.queue` and its backends read a connection into these once,
-and every rule a value breaks is reported by :func:`~airflow_provider_hokusai.validation.validate` with its field
+and every rule a value breaks is reported by :func:`~airflow_provider_hokusai.utils.validation.validate` with its field
 (``extra.<key>`` for an extra).
 """
 
@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator
 
 from airflow_provider_hokusai.exceptions import InvalidQueueConfiguration
-from airflow_provider_hokusai.retry import RetryPolicy
-from airflow_provider_hokusai.validation import validate
+from airflow_provider_hokusai.queue.retry import RetryPolicy
+from airflow_provider_hokusai.utils.validation import validate
 
 #: How long a dedup marker lives unless the connection (``dedup_ttl_seconds``) or the hook says otherwise.
 DEFAULT_DEDUP_TTL_SECONDS = 7 * 24 * 3600

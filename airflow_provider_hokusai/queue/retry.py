@@ -47,7 +47,7 @@ class RetryPolicy(BaseModel):
     jitter: Literal["none", "full", "equal"] = "equal"
 
     def __init__(self, **values: Any) -> None:
-        from airflow_provider_hokusai.validation import field_errors
+        from airflow_provider_hokusai.utils.validation import field_errors
 
         try:
             super().__init__(**values)

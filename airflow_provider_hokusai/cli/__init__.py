@@ -1,0 +1,1 @@
+"""Command-line tools for engineers on call: ``hokusai-reconcile`` and ``hokusai-webhook``."""
