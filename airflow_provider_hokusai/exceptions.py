@@ -1,8 +1,11 @@
-"""Exceptions raised by the Hokusai provider.
+"""Exceptions raised by the Hokusai provider: one class per kind of failure a caller handles differently.
 
 Two families matter to Airflow: :class:`HokusaiPermanentError` subclasses ``AirflowFailException`` so a task
 fails at once without burning its retries (a bad message will never become good by retrying), while
 :class:`HokusaiRetryableError` subclasses ``AirflowException`` so Airflow's retries with backoff take over.
+
+Refusals of input name every failing field and its rule (:class:`InvalidInputError` and its subclasses); what was
+refused (a registration input, a connection, a retry policy...) is the error's :attr:`~InvalidInputError.subject`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,29 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+__all__ = [
+    "AnnouncementRefusedError",
+    "BaselineNotMetError",
+    "FieldError",
+    "HokusaiError",
+    "HokusaiPermanentError",
+    "HokusaiRetryableError",
+    "InvalidConfigurationError",
+    "InvalidInputError",
+    "InvalidMessageSignature",
+    "InvalidModelReadyMessage",
+    "InvalidQueueMessage",
+    "ModelRegistrationError",
+    "ModelRegistrationTimeout",
+    "QueueBatchError",
+    "QueuePermanentError",
+    "QueuePublishError",
+    "ReceiptNotRecordedError",
+    "ReconciliationIncompleteError",
+    "RegistryUnavailableError",
+    "WebhookRejected",
+]
 
 
 class HokusaiError(Exception):
@@ -42,78 +68,90 @@ class FieldError(tuple[str, str]):
         return self[1]
 
 
+# Refused input: permanent, and the text names every field and rule, never the values (a secret may be one).
+
+
 class InvalidInputError(HokusaiPermanentError, ValueError):
-    """Input that breaks a rule; the message names every failing field and its rule."""
+    """
+    Input that breaks a rule (operator and sensor arguments, registration input, baseline values).
+
+    :param errors: Every failing ``(field, rule)`` pair.
+    :param subject: What was refused, e.g. ``"model registration input"``; the class's own by default.
+    """
 
     subject = "input"
 
-    def __init__(self, errors: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, errors: Sequence[tuple[str, str]], *, subject: str | None = None) -> None:
+        if subject is not None:
+            self.subject = subject
         self.errors: list[FieldError] = [FieldError(f, r) for f, r in errors]
         detail = "; ".join(f"{e.field}: {e.rule}" for e in self.errors)
         super().__init__(f"invalid {self.subject} ({len(self.errors)} error(s)): {detail}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled across Celery and the triggerer with its subject kept.
+        return (_rebuild, (type(self), [tuple(e) for e in self.errors], self.subject))
 
     @property
     def fields(self) -> list[str]:
         return [e.field for e in self.errors]
 
 
+def _rebuild(cls: type[InvalidInputError], errors: list[tuple[str, str]], subject: str) -> InvalidInputError:
+    return cls(errors, subject=subject)
+
+
+class InvalidConfigurationError(InvalidInputError):
+    """
+    Configuration an admin must fix: a connection (mlflow, queue, signing key, webhook secret) that is missing or
+    breaks a rule, a queue connection of a type with no queue hook, a ``[hokusai]`` option, a retry policy.
+    """
+
+    subject = "configuration"
+
+
 class InvalidModelReadyMessage(InvalidInputError):
-    """A ``model_ready_to_deploy`` message that the token deployer would reject."""
+    """A ``model_ready_to_deploy`` message that the token deployer would reject; consumers dead-letter it."""
 
     subject = "model_ready_to_deploy message"
 
 
-class InvalidBaselineInput(InvalidInputError):
-    """A metric value, baseline or threshold that cannot be compared."""
+class InvalidMessageSignature(InvalidModelReadyMessage):
+    """
+    A received message whose signature does not prove it came, unaltered, from a producer holding a configured key:
+    unsigned while a signature is required, a key id that is missing or unknown, a malformed or wrong signature.
 
-    subject = "baseline comparison input"
+    The text names the tag (``tags.signature`` or ``tags.key_id``) and the rule, never key material.
+    """
+
+    subject = "model_ready_to_deploy message signature"
+
+
+class InvalidQueueMessage(InvalidInputError):
+    """A value the queue hooks refuse to publish: not a rendered message, or larger than the queue carries."""
+
+    subject = "queue message"
+
+
+# The baseline gate and registration.
 
 
 class BaselineNotMetError(HokusaiPermanentError):
-    """The candidate finished but did not beat its baseline."""
+    """
+    The gate did not pass; :attr:`kind` says why, as the gate's ``FailureKind`` value: ``baseline_not_met``,
+    ``run_failed`` (FAILED/KILLED), ``metric_missing``, ``baseline_unavailable`` or ``invalid_input`` (values that
+    cannot be compared).
 
+    :param reason: The decision's reason.
+    :param kind: The failure kind's value.
+    """
 
-class AnnouncementRefusedError(HokusaiPermanentError):
-    """A model version that may not be announced: not validated, or its evidence is missing."""
+    def __init__(self, reason: str, kind: str = "baseline_not_met") -> None:
+        super().__init__(reason)
+        self.kind = kind
 
-
-class ReceiptNotRecordedError(HokusaiRetryableError):
-    """Published, but the receipt could not be written to MLflow; the retry is absorbed by deduplication."""
-
-
-class RegistryUnavailableError(HokusaiRetryableError):
-    """The MLflow registry could not be read or written (unreachable, timing out); nothing was published."""
-
-
-class ReconciliationIncompleteError(HokusaiRetryableError):
-    """Reconciliation announced what it could, but some versions failed; they keep their failure tags."""
-
-
-# MLflow side: baseline gate and registration.
-
-
-class InvalidMLflowConnection(InvalidInputError):
-    """An ``mlflow`` connection the hook cannot turn into a tracking URI."""
-
-    subject = "mlflow connection"
-
-
-class InvalidRegistrationInput(InvalidInputError):
-    """Registration input (model URI, token symbol, evidence...) that breaks the contract's rules."""
-
-    subject = "model registration input"
-
-
-class RunFailedError(HokusaiPermanentError):
-    """The candidate run ended FAILED or KILLED."""
-
-
-class MetricMissingError(HokusaiPermanentError):
-    """The candidate run finished without the metric, or with a non-finite value."""
-
-
-class BaselineUnavailableError(HokusaiPermanentError):
-    """No baseline to compare with: the reference alias is missing and no fallback value is set."""
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.kind))
 
 
 class ModelRegistrationError(HokusaiPermanentError):
@@ -124,22 +162,26 @@ class ModelRegistrationTimeout(HokusaiRetryableError):
     """The model version is not READY yet; a retry reuses the same version and resumes the wait."""
 
 
-# Operations: the queue health endpoint.
+# Announcing.
 
 
-class InvalidHealthConfiguration(InvalidInputError):
-    """A ``[hokusai]`` health option (connection ids, timeout, auth flag) that breaks its rule."""
-
-    subject = "[hokusai] health configuration"
+class AnnouncementRefusedError(HokusaiPermanentError):
+    """A model version that may not be announced: not validated, missing, or its evidence is missing."""
 
 
-# Queue side: publishing model_ready_to_deploy messages to Redis or SQS.
+class RegistryUnavailableError(HokusaiRetryableError):
+    """The MLflow registry could not be read or written (unreachable, timing out); nothing was published."""
 
 
-class InvalidRetryPolicy(InvalidInputError):
-    """A :class:`~airflow_provider_hokusai.queue.retry.RetryPolicy` whose attempts, backoff or jitter break a rule."""
+class ReceiptNotRecordedError(RegistryUnavailableError):
+    """Published, but the receipt could not be written to MLflow; the retry is absorbed by deduplication."""
 
-    subject = "retry policy"
+
+class ReconciliationIncompleteError(HokusaiRetryableError):
+    """Reconciliation announced what it could, but some versions failed; they keep their failure tags."""
+
+
+# The brokers.
 
 
 class QueuePublishError(HokusaiRetryableError):
@@ -151,35 +193,7 @@ class QueuePublishError(HokusaiRetryableError):
 
 
 class QueuePermanentError(HokusaiPermanentError):
-    """A publish or status call that retrying cannot fix; nothing was published."""
-
-
-class QueueConnectionTypeError(QueuePermanentError):
-    """The connection's type has no queue hook: only ``redis``/``rediss`` and ``aws`` connections do."""
-
-
-class QueueNotFoundError(QueuePermanentError):
-    """The named queue does not exist on the broker (SQS), or no queue is configured at all."""
-
-
-class QueueAccessDeniedError(QueuePermanentError):
-    """The broker refused the credentials or the operation (authentication or authorization)."""
-
-
-class InvalidQueueConfiguration(InvalidInputError, QueuePermanentError):
-    """A queue connection extra or hook argument (timeouts, pool size, TTL, queue names) that breaks its rule."""
-
-    subject = "queue configuration"
-
-
-class InvalidQueueMessage(InvalidInputError, QueuePermanentError):
-    """A value the queue hooks refuse to publish: not a rendered message, or one the broker cannot carry."""
-
-    subject = "queue message"
-
-
-class MessageTooLargeError(InvalidQueueMessage):
-    """The serialized message (with its attributes) exceeds the queue's size limit; nothing was sent."""
+    """The broker refused in a way retrying cannot fix: the queue does not exist, access denied, message refused."""
 
 
 class QueueBatchError(QueuePublishError):
@@ -203,94 +217,23 @@ class QueueBatchError(QueuePublishError):
         )
 
 
-class BaselineComparisonError(HokusaiPermanentError):
-    """The candidate's metric and its baseline could not be compared (e.g. a value <= 0, an unknown direction)."""
-
-
-# Signed announcements: keys and verification (airflow_provider_hokusai.signing).
-
-
-class InvalidSigningKey(InvalidInputError, QueuePermanentError):
-    """
-    A signing key that is missing or unusable (undefined connection, no password, too short, bad key id).
-
-    Raised before anything is published; its text names the connection and the rule, never the key itself.
-    """
-
-    subject = "signing key"
-
-
-class InvalidMessageSignature(InvalidModelReadyMessage):
-    """
-    A received message whose signature does not prove it came, unaltered, from a producer holding a configured key.
-
-    A permanent error: the consumer dead-letters the message rather than retrying it. The text names the tag
-    (``tags.signature`` or ``tags.key_id``) and the rule, never key material.
-    """
-
-    subject = "model_ready_to_deploy message signature"
-
-
-class BadSignatureError(InvalidMessageSignature):
-    """The signature is malformed, or does not match the message under the key its ``key_id`` names."""
-
-
-class UnknownSigningKeyError(InvalidMessageSignature):
-    """The message names no key id, or one that is not among the verifier's configured keys."""
-
-
-class UnsignedMessageError(InvalidMessageSignature):
-    """The message carries no signature while the verifier requires one."""
-
-
-# MLflow registry webhooks (airflow_provider_hokusai.registry.events and the /hokusai/webhooks receiver).
-
-
-class InvalidWebhookSecrets(InvalidInputError):
-    """
-    The receiver's secrets are missing or unusable (undefined connection, no secret, one too short).
-
-    Its text names the connection field and the rule, never a secret.
-    """
-
-    subject = "MLflow webhook secret configuration"
+# MLflow registry webhooks (the /hokusai/webhooks receiver).
 
 
 class WebhookRejected(HokusaiPermanentError):
     """
-    A webhook delivery the receiver refuses; ``http_status`` is the HTTP answer. The text names the header or field
-    and the rule, never a secret nor the presented signature.
+    A webhook delivery the receiver refuses; :attr:`http_status` is the HTTP answer: 400 a body that is not the
+    JSON object MLflow sends, 401 a signature, delivery id or timestamp that is missing, malformed, wrong or
+    outside the window, 409 a replayed delivery id, 413 a body too large. The text names the header or field and
+    the rule, never a secret nor the presented signature.
+
+    :param reason: What is wrong.
+    :param http_status: The HTTP status the receiver answers.
     """
 
-    http_status = 400
+    def __init__(self, reason: str, http_status: int = 400) -> None:
+        super().__init__(reason)
+        self.http_status = http_status
 
-
-class WebhookSignatureError(WebhookRejected):
-    """The signature, delivery id or timestamp header is missing or malformed, or no configured secret signed it."""
-
-    http_status = 401
-
-
-class WebhookStaleError(WebhookRejected):
-    """The signed timestamp lies outside the accepted window (a delayed or replayed delivery)."""
-
-    http_status = 401
-
-
-class WebhookReplayError(WebhookRejected):
-    """A delivery id the receiver already recorded within the window."""
-
-    http_status = 409
-
-
-class WebhookPayloadError(InvalidInputError, WebhookRejected):
-    """A signed body that is not the JSON object MLflow sends (names the field and rule)."""
-
-    subject = "MLflow webhook payload"
-    http_status = 400
-
-
-class WebhookTooLargeError(WebhookRejected):
-    """A body larger than the receiver accepts."""
-
-    http_status = 413
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.http_status))

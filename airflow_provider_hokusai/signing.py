@@ -31,11 +31,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from airflow_provider_hokusai.exceptions import (
-    BadSignatureError,
+    InvalidConfigurationError,
+    InvalidMessageSignature,
     InvalidModelReadyMessage,
-    InvalidSigningKey,
-    UnknownSigningKeyError,
-    UnsignedMessageError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.messages.model_ready import MAX_TAGS
@@ -91,9 +89,9 @@ def signing_key(key_id: str, secret: str) -> SigningKey:
 
     :param key_id: The key's public id.
     :param secret: The key's secret text.
-    :raises InvalidSigningKey: naming ``key_id`` or ``secret`` and the rule broken; the secret is never echoed.
+    :raises InvalidConfigurationError: naming ``key_id`` or ``secret`` and the rule broken; the secret is never echoed.
     """
-    return validate(SigningKey, {"key_id": key_id, "secret": secret}, InvalidSigningKey)
+    return validate(SigningKey, {"key_id": key_id, "secret": secret}, InvalidConfigurationError, subject="signing key")
 
 
 def keyring(keys: Iterable[SigningKey] | Mapping[str, str]) -> dict[str, SigningKey]:
@@ -101,18 +99,22 @@ def keyring(keys: Iterable[SigningKey] | Mapping[str, str]) -> dict[str, Signing
     Verification keys by id, from :class:`SigningKey` objects or a ``{key_id: secret}`` mapping.
 
     :param keys: Every key a verifier accepts (during a rotation, the old and the new one).
-    :raises InvalidSigningKey: no key, an invalid one, or one key id given two different secrets.
+    :raises InvalidConfigurationError: no key, an invalid one, or one key id given two different secrets.
     """
     items = [signing_key(k, s) for k, s in keys.items()] if isinstance(keys, Mapping) else list(keys)
     ring: dict[str, SigningKey] = {}
     for index, key in enumerate(items):
         if not isinstance(key, SigningKey):
-            raise InvalidSigningKey([(f"keys[{index}]", f"must be a SigningKey, not {type(key).__name__}")])
+            raise InvalidConfigurationError(
+                [(f"keys[{index}]", f"must be a SigningKey, not {type(key).__name__}")], subject="signing key"
+            )
         if key.key_id in ring and ring[key.key_id] != key:
-            raise InvalidSigningKey([(f"keys[{index}].key_id", f"{key.key_id!r} is given two different secrets")])
+            raise InvalidConfigurationError(
+                [(f"keys[{index}].key_id", f"{key.key_id!r} is given two different secrets")], subject="signing key"
+            )
         ring[key.key_id] = key
     if not ring:
-        raise InvalidSigningKey([("keys", "at least one verification key is needed")])
+        raise InvalidConfigurationError([("keys", "at least one verification key is needed")], subject="signing key")
     return ring
 
 
@@ -292,19 +294,19 @@ def _check_signature(payload: Mapping[str, Any], ring: Mapping[str, SigningKey])
     tags = tags if isinstance(tags, Mapping) else {}
     key_id, signature = tags.get(KEY_ID_TAG), tags.get(SIGNATURE_TAG)
     if not isinstance(key_id, str):
-        raise UnknownSigningKeyError([(f"tags.{KEY_ID_TAG}", "missing; a signed message names its key")])
+        raise InvalidMessageSignature([(f"tags.{KEY_ID_TAG}", "missing; a signed message names its key")])
     if key_id not in ring:
         known = ", ".join(sorted(ring))
         rule = f"{key_id[:_MAX_ECHO]!r} is not one of the configured verification keys ({known})"
-        raise UnknownSigningKeyError([(f"tags.{KEY_ID_TAG}", rule)])
+        raise InvalidMessageSignature([(f"tags.{KEY_ID_TAG}", rule)])
     if not isinstance(signature, str) or not SIGNATURE_PATTERN.match(signature):
         rule = "must be 'v1,' followed by the base64 of an HMAC-SHA256 (44 characters)"
-        raise BadSignatureError([(f"tags.{SIGNATURE_TAG}", rule)])
+        raise InvalidMessageSignature([(f"tags.{SIGNATURE_TAG}", rule)])
     expected = compute_signature(payload, ring[key_id])
     # Constant time: how much of a guess matched must not show in the verifier's timing.
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
         rule = f"does not match the message under key {key_id!r}: altered, or not signed with that key"
-        raise BadSignatureError([(f"tags.{SIGNATURE_TAG}", rule)])
+        raise InvalidMessageSignature([(f"tags.{SIGNATURE_TAG}", rule)])
 
 
 def verify_model_ready(
@@ -321,11 +323,11 @@ def verify_model_ready(
     :param require_signature: Refuse unsigned messages (the default). ``False`` accepts them, for the time
         producers are being switched to signing; a message that carries a signature is verified either way.
     :return: The validated message (its ``tags`` still carry ``key_id`` and ``signature``).
-    :raises UnsignedMessageError: no signature while one is required.
-    :raises UnknownSigningKeyError: ``tags.key_id`` missing or not among ``keys``.
-    :raises BadSignatureError: ``tags.signature`` malformed or not matching.
+    :raises InvalidMessageSignature: no signature while one is required.
+    :raises InvalidMessageSignature: ``tags.key_id`` missing or not among ``keys``.
+    :raises InvalidMessageSignature: ``tags.signature`` malformed or not matching.
     :raises InvalidModelReadyMessage: not JSON, or not a valid message (every bad field named).
-    :raises InvalidSigningKey: ``keys`` is empty or holds an invalid key.
+    :raises InvalidConfigurationError: ``keys`` is empty or holds an invalid key.
     """
     ring = keyring(keys)
     payload = decode_body(body)
@@ -334,5 +336,5 @@ def verify_model_ready(
     if signed:
         _check_signature(payload, ring)
     elif require_signature:
-        raise UnsignedMessageError([(f"tags.{SIGNATURE_TAG}", "missing; only signed messages are accepted")])
+        raise InvalidMessageSignature([(f"tags.{SIGNATURE_TAG}", "missing; only signed messages are accepted")])
     return ModelReadyToDeployMessage.from_json(payload)

@@ -89,9 +89,9 @@ def criteria_for(
     The gate's question for a candidate: its run's ``benchmark_metric`` against ``benchmark_value`` (or the metric
     of ``model_name@champion_alias`` when given and it exists), direction from ``hokusai_direction`` or inferred.
 
-    :raises InvalidBaselineInput: naming every tag that breaks a rule (e.g. a non-numeric ``benchmark_value``).
+    :raises InvalidInputError: naming every tag that breaks a rule (e.g. a non-numeric ``benchmark_value``).
     """
-    from airflow_provider_hokusai.exceptions import InvalidBaselineInput
+    from airflow_provider_hokusai.exceptions import InvalidInputError
 
     fields = {
         "metric_name": version_tags.get(t.BENCHMARK_METRIC),
@@ -101,7 +101,7 @@ def criteria_for(
         "baseline_model_name": model_name if champion_alias else None,
         "baseline_alias": champion_alias,
     }
-    return validate(BaselineCriteria, fields, InvalidBaselineInput)
+    return validate(BaselineCriteria, fields, InvalidInputError, subject="baseline comparison input")
 
 
 def token_symbol(version_tags: Mapping[str, str]) -> str:

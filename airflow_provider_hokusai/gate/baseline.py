@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from airflow_provider_hokusai import exceptions as errors
-from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidBaselineInput
+from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidInputError
 from airflow_provider_hokusai.utils.validation import validate
 
 
@@ -37,8 +37,9 @@ class Direction(StrEnum):
         try:
             return cls(normalized)
         except ValueError:
-            raise InvalidBaselineInput(
-                [("direction", f"must be one of {[d.value for d in cls]} (or higher/lower), got {value!r}")]
+            raise InvalidInputError(
+                [("direction", f"must be one of {[d.value for d in cls]} (or higher/lower), got {value!r}")],
+                subject="baseline comparison input",
             ) from None
 
 
@@ -81,7 +82,7 @@ def _text(value: Any) -> Any:
 def _direction(value: Any) -> Direction | None:
     try:
         return None if value in ("", None) else Direction.parse(value)
-    except InvalidBaselineInput as exc:
+    except InvalidInputError as exc:
         raise ValueError(exc.errors[0].rule) from None
 
 
@@ -91,7 +92,7 @@ Name = Annotated[str, Field(pattern=r"\S")]  # not blank
 
 
 class _Comparable(BaseModel):
-    """:func:`compare`'s arguments; a failure becomes InvalidBaselineInput naming every field."""
+    """:func:`compare`'s arguments; a failure becomes InvalidInputError naming every field."""
 
     metric_name: Name
     current_value: Positive
@@ -152,11 +153,11 @@ def compare(
     :param direction: ``higher_is_better`` / ``lower_is_better`` (or ``higher`` / ``lower``); inferred if None.
     :param min_improvement: Minimum improvement required, >= 0.
     :param min_improvement_mode: ``relative`` (percent) or ``absolute`` (metric units).
-    :raises InvalidBaselineInput: naming every value that breaks a rule.
+    :raises InvalidInputError: naming every value that breaks a rule.
     """
     args = {"metric_name": metric_name, "current_value": current_value, "baseline_value": baseline_value}
     args |= {"direction": direction, "min_improvement": min_improvement, "min_improvement_mode": min_improvement_mode}
-    c = validate(_Comparable, args, InvalidBaselineInput)
+    c = validate(_Comparable, args, InvalidInputError, subject="baseline comparison input")
     resolved = c.direction or infer_direction(c.metric_name)
     higher = resolved is Direction.HIGHER_IS_BETTER
     gain = c.current_value - c.baseline_value if higher else c.baseline_value - c.current_value
@@ -187,17 +188,7 @@ class FailureKind(StrEnum):
 
     def error(self, reason: str) -> HokusaiPermanentError:
         """The exception that fails the task for this outcome; permanent, as a retry would decide the same."""
-        return FAILURE_ERRORS[self](reason)
-
-
-#: The one table from a failure kind to its exception; its metric ``reason`` tag is the kind's value.
-FAILURE_ERRORS: dict[FailureKind, type[HokusaiPermanentError]] = {
-    FailureKind.BASELINE_NOT_MET: errors.BaselineNotMetError,
-    FailureKind.RUN_FAILED: errors.RunFailedError,
-    FailureKind.METRIC_MISSING: errors.MetricMissingError,
-    FailureKind.BASELINE_UNAVAILABLE: errors.BaselineUnavailableError,
-    FailureKind.INVALID_INPUT: errors.BaselineComparisonError,
-}
+        return errors.BaselineNotMetError(reason, kind=self.value)
 
 
 class BaselineCriteria(BaseModel):
@@ -338,7 +329,7 @@ def decide(
     try:
         rule = criteria.model_dump(include={"direction", "min_improvement", "min_improvement_mode"})
         comparison = compare(criteria.metric_name, candidate.metric_value, baseline, **rule)
-    except InvalidBaselineInput as exc:
+    except InvalidInputError as exc:
         return BaselineCheck("failed", str(exc), failure=FailureKind.INVALID_INPUT)
     reason = f"run {candidate.run_id}: {comparison.reason}"
     if not comparison.passed:

@@ -22,9 +22,8 @@ from airflow.sdk import BaseHook
 from airflow_provider_hokusai.exceptions import (
     HokusaiError,
     HokusaiPermanentError,
-    InvalidQueueConfiguration,
+    InvalidConfigurationError,
     InvalidQueueMessage,
-    MessageTooLargeError,
     QueueBatchError,
 )
 from airflow_provider_hokusai.messages import (
@@ -82,7 +81,7 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
                 "dedup_ttl_seconds": dedup_ttl_seconds,
                 "max_message_bytes": max_message_bytes,
             },
-            InvalidQueueConfiguration,
+            InvalidConfigurationError,
         )
         self.retry_policy = self.args.retry or RetryPolicy()
 
@@ -128,7 +127,7 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         Publish one message; a message id already on the queue is not enqueued again (``duplicate=True``).
 
         :raises InvalidQueueMessage: not a ``ModelReadyToDeployMessage``, or one the broker cannot carry.
-        :raises MessageTooLargeError: larger than :attr:`max_message_bytes`.
+        :raises InvalidQueueMessage: larger than :attr:`max_message_bytes`.
         :raises QueuePermanentError: missing queue, access denied: retrying cannot help.
         :raises QueuePublishError: the broker stayed unavailable through the retry policy; retrying later is safe.
         """
@@ -188,7 +187,7 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
         body = self.signer.signed(message).to_json()
         size, limit = self._message_size(message, body), self.max_message_bytes
         if size > limit:
-            raise MessageTooLargeError(
+            raise InvalidQueueMessage(
                 [(field, f"is {size} bytes on the {self.backend} queue, above the limit of {limit} bytes")]
             )
         return body
@@ -267,11 +266,13 @@ def get_connection(conn_id: str, field: str) -> Any:
     The Airflow connection ``conn_id``, as the hooks see it (env vars, secrets backends, metadata DB in a task).
 
     :param field: The argument that named it, for the error.
-    :raises InvalidQueueConfiguration: no such connection (a typed, permanent error: retrying cannot define it).
+    :raises InvalidConfigurationError: no such connection (a typed, permanent error: retrying cannot define it).
     """
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        raise InvalidQueueConfiguration([(field, f"connection {conn_id!r} is not defined")]) from None
+        raise InvalidConfigurationError(
+            [(field, f"connection {conn_id!r} is not defined")], subject="queue configuration"
+        ) from None

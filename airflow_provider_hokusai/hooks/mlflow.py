@@ -14,7 +14,7 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook
 
 from airflow_provider_hokusai.exceptions import (
-    InvalidMLflowConnection,
+    InvalidConfigurationError,
     ModelRegistrationError,
     ModelRegistrationTimeout,
 )
@@ -69,14 +69,14 @@ class MLflowHook(BaseHook):
 
     @cached_property
     def settings(self) -> MLflowSettings:
-        """The connection, read once; :class:`InvalidMLflowConnection` when it is missing or breaks a rule."""
+        """The connection, read once; :class:`InvalidConfigurationError` when it is missing or breaks a rule."""
         from airflow.sdk.exceptions import AirflowNotFoundException
 
         try:
             conn = self.get_connection(self.mlflow_conn_id)
         except AirflowNotFoundException:
-            raise InvalidMLflowConnection(
-                [("mlflow_conn_id", f"connection {self.mlflow_conn_id!r} is not defined")]
+            raise InvalidConfigurationError(
+                [("mlflow_conn_id", f"connection {self.mlflow_conn_id!r} is not defined")], subject="mlflow connection"
             ) from None
         # Error texts of MLflow's client quote the URI it called, credentials included when written into it.
         mask_connection(conn)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_hokusai.exceptions import InvalidQueueConfiguration, QueueConnectionTypeError
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook, get_connection
 from airflow_provider_hokusai.queue.receipts import PublishReceipt, QueueStatus
 from airflow_provider_hokusai.queue.retry import RetryPolicy
@@ -35,11 +35,13 @@ def get_queue_hook(
     :param queue_name: Redis list, or SQS queue name or URL; defaults to the connection extra ``queue``.
     :param retry: Bounded in-task retries of a publish.
     :param dedup_ttl_seconds: Dedup marker lifetime (Redis); overrides the connection.
-    :raises QueueConnectionTypeError: the connection exists but its type has no queue hook.
-    :raises InvalidQueueConfiguration: ``queue_conn_id`` is empty or names no defined connection.
+    :raises InvalidConfigurationError: ``queue_conn_id`` is empty, names no defined connection, or one whose type
+        has no queue hook.
     """
     if not isinstance(queue_conn_id, str) or not queue_conn_id.strip():
-        raise InvalidQueueConfiguration([("queue_conn_id", "must be a non-empty connection id")])
+        raise InvalidConfigurationError(
+            [("queue_conn_id", "must be a non-empty connection id")], subject="queue configuration"
+        )
     conn_type = (get_connection(queue_conn_id, "queue_conn_id").conn_type or "").lower()
     options: dict[str, Any] = {"queue_name": queue_name, "retry": retry, "dedup_ttl_seconds": dedup_ttl_seconds}
     if conn_type in REDIS_CONN_TYPES:
@@ -50,7 +52,6 @@ def get_queue_hook(
         from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
 
         return SqsQueueHook(aws_conn_id=queue_conn_id, **options)
-    raise QueueConnectionTypeError(
-        f"connection {queue_conn_id!r} has type {conn_type!r}; a queue connection must be of type "
-        f"{', '.join(sorted(REDIS_CONN_TYPES | SQS_CONN_TYPES))}"
-    )
+    types = ", ".join(sorted(REDIS_CONN_TYPES | SQS_CONN_TYPES))
+    rule = f"connection {queue_conn_id!r} has type {conn_type!r}; a queue connection must be of type {types}"
+    raise InvalidConfigurationError([("queue_conn_id", rule)], subject="queue configuration")

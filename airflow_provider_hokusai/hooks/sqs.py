@@ -20,7 +20,7 @@ from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
 from airflow_provider_hokusai.exceptions import (
     HokusaiError,
-    InvalidQueueConfiguration,
+    InvalidConfigurationError,
     InvalidQueueMessage,
     QueuePublishError,
 )
@@ -77,7 +77,7 @@ class SqsQueueHook(ModelReadyQueueHook):
     @cached_property
     def extra(self) -> QueueExtra:
         extra = self.sqs_hook.conn_config.extra_config
-        return validate(QueueExtra, extra, InvalidQueueConfiguration, prefix="extra.")
+        return validate(QueueExtra, extra, InvalidConfigurationError, subject="queue configuration", prefix="extra.")
 
     @cached_property
     def client(self) -> Any:
@@ -98,8 +98,9 @@ class SqsQueueHook(ModelReadyQueueHook):
     def _queue_setting(self) -> str:
         value = self.args.queue_name or self.extra.queue
         if not value:
-            raise InvalidQueueConfiguration(
-                [("queue_name", "no SQS queue: pass queue_name or set the connection extra 'queue' (name or URL)")]
+            raise InvalidConfigurationError(
+                [("queue_name", "no SQS queue: pass queue_name or set the connection extra 'queue' (name or URL)")],
+                subject="queue configuration",
             )
         return value.strip()
 

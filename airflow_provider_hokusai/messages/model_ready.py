@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from airflow_provider_hokusai.exceptions import InvalidBaselineInput, InvalidModelReadyMessage
+from airflow_provider_hokusai.exceptions import InvalidInputError, InvalidModelReadyMessage
 from airflow_provider_hokusai.gate.baseline import Direction, compare
 from airflow_provider_hokusai.messages.limits import (
     MAX_SAFE_INTEGER,
@@ -264,7 +264,7 @@ def build_model_ready_message(
         improvement = comparison.improvement_percentage
         if not comparison.passed:
             errors.append(("improvement_percentage", f"must be > 0; {comparison.reason}"))
-    except InvalidBaselineInput as exc:
+    except InvalidInputError as exc:
         errors.extend(exc.errors)
         # The improvement is undefined when its inputs are invalid; that is already reported above.
         errors_on_derived = ("improvement_percentage", "cannot be computed from invalid metric values")

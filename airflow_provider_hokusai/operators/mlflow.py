@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from airflow.sdk import BaseOperator
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
-from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
+from airflow_provider_hokusai.exceptions import InvalidInputError
 from airflow_provider_hokusai.gate.baseline import BaselineEvidence, Direction, compare, infer_direction
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
@@ -53,11 +53,11 @@ def parse_evidence(evidence: Mapping[str, Any] | str) -> dict[str, Any]:
     The evidence as a dict, whether it arrives as a dict (native rendering, XComArg) or as text: JSON, or the
     Python repr that plain Jinja rendering of ``ti.xcom_pull(...)`` produces.
 
-    :raises InvalidRegistrationInput: when it is neither.
+    :raises InvalidInputError: when it is neither.
     """
     parsed = _as_mapping(evidence)
     if parsed is None:
-        raise InvalidRegistrationInput([("evidence", _NOT_EVIDENCE)])
+        raise InvalidInputError([("evidence", _NOT_EVIDENCE)], subject="model registration input")
     return parsed
 
 
@@ -105,7 +105,7 @@ class CheckedEvidence(BaselineEvidence):
 def _registrable(model_uri: str) -> str:
     try:
         parse_model_uri(model_uri)
-    except InvalidRegistrationInput as exc:
+    except InvalidInputError as exc:
         raise ValueError(exc.errors[0].rule) from None
     return model_uri
 
@@ -136,7 +136,7 @@ class ModelRegistration(BaseModel):
         The model-version tags of :mod:`airflow_provider_hokusai.registry.tags`; the publisher reads them back as
         they are.
 
-        :raises InvalidRegistrationInput: naming every tag whose value MLflow would refuse as too long.
+        :raises InvalidInputError: naming every tag whose value MLflow would refuse as too long.
         """
         return evidence_tags(
             self.evidence,
@@ -175,7 +175,7 @@ class RegisterModelOperator(BaseOperator):
     Everything is validated before anything is written: the evidence must say ``passed`` and its numbers must
     satisfy the ``model_ready_to_deploy`` contract (finite, > 0, improvement > 0), the token symbol and
     contributor address must match the contract's patterns. Any violation raises
-    :class:`~airflow_provider_hokusai.exceptions.InvalidRegistrationInput` (no retry) and leaves the registry
+    :class:`~airflow_provider_hokusai.exceptions.InvalidInputError` (no retry) and leaves the registry
     untouched.
 
     Returns (XCom) ``{"model_name", "model_version", "model_id", "run_id", "token_symbol", "evidence",
@@ -242,7 +242,7 @@ class RegisterModelOperator(BaseOperator):
         """
         Check every rendered input without touching MLflow.
 
-        :raises InvalidRegistrationInput: naming every failing field and its rule.
+        :raises InvalidInputError: naming every failing field and its rule.
         """
         inputs = {
             "registered_model_name": self.registered_model_name,
@@ -253,7 +253,7 @@ class RegisterModelOperator(BaseOperator):
             "alias": self.alias,
             "evidence": self.evidence,
         }
-        return validate(ModelRegistration, inputs, InvalidRegistrationInput)
+        return validate(ModelRegistration, inputs, InvalidInputError, subject="model registration input")
 
     def execute(self, context: Context) -> dict[str, Any]:
         registration = self.registration()
@@ -262,8 +262,9 @@ class RegisterModelOperator(BaseOperator):
         name = registration.registered_model_name
         source = hook.resolve_model_source(registration.model_uri)
         if source.run_id != evidence.run_id:
-            raise InvalidRegistrationInput(
-                [("model_uri", f"comes from run {source.run_id}, but the evidence is about run {evidence.run_id}")]
+            raise InvalidInputError(
+                [("model_uri", f"comes from run {source.run_id}, but the evidence is about run {evidence.run_id}")],
+                subject="model registration input",
             )
 
         version, created = hook.get_or_create_model_version(name, source)

@@ -1,3 +1,3 @@
-"""What runs inside the Airflow API server: the Hokusai plugin, the health endpoint, the page and the webhook receiver."""
+"""Inside the Airflow API server: the Hokusai plugin, the health endpoint, the page and the webhook receiver."""
 
 from __future__ import annotations

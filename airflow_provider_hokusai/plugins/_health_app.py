@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from airflow_provider_hokusai import __version__
-from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
 from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings, summarize
 from airflow_provider_hokusai.utils.redaction import mask_connection
@@ -104,8 +104,8 @@ def create_app(
 
     app.state.settings_loader = settings_loader
 
-    @app.exception_handler(InvalidHealthConfiguration)
-    async def misconfigured(request: Request, exc: InvalidHealthConfiguration) -> JSONResponse:
+    @app.exception_handler(InvalidConfigurationError)
+    async def misconfigured(request: Request, exc: InvalidConfigurationError) -> JSONResponse:
         return JSONResponse({"status": "misconfigured", "error": str(exc)}, status_code=500)
 
     @app.get(

@@ -23,10 +23,8 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import (
-    InvalidWebhookSecrets,
+    InvalidConfigurationError,
     WebhookRejected,
-    WebhookReplayError,
-    WebhookTooLargeError,
 )
 from airflow_provider_hokusai.plugins.webhooks import ROUTE
 from airflow_provider_hokusai.registry.events import (
@@ -55,7 +53,7 @@ def record_event(event: RegistryEvent, asset_name: str = MODEL_VERSION_ASSET) ->
 
     The asset's row is locked for the transaction, so concurrent receivers check and record one at a time.
 
-    :raises WebhookReplayError: an event with this delivery id was recorded within the last two windows.
+    :raises WebhookRejected: an event with this delivery id was recorded within the last two windows.
     :raises ReceiverUnavailable: no DAG declaring the asset has been parsed yet, so it is not in the database.
     """
     from airflow.assets.manager import asset_manager
@@ -74,7 +72,7 @@ def record_event(event: RegistryEvent, asset_name: str = MODEL_VERSION_ASSET) ->
             select(AssetEvent.extra).where(AssetEvent.asset_id == asset.id, AssetEvent.timestamp >= since)
         )
         if any(isinstance(extra, dict) and extra.get("delivery_id") == event.delivery_id for extra in recent):
-            raise WebhookReplayError(f"delivery {event.delivery_id} was already recorded")
+            raise WebhookRejected(f"delivery {event.delivery_id} was already recorded", http_status=409)
         recorded = asset_manager.register_asset_change(
             asset=asset, extra=event.asset_extra(), source_is_api=True, api_user_teams=set(), session=session
         )
@@ -88,9 +86,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     """
     The request body, refused once it exceeds ``limit`` bytes (by its ``Content-Length`` or while streaming).
 
-    :raises WebhookTooLargeError: the body is larger than ``limit``.
+    :raises WebhookRejected: the body is larger than ``limit``.
     """
-    too_large = WebhookTooLargeError(f"body must be at most {limit} bytes")
+    too_large = WebhookRejected(f"body must be at most {limit} bytes", http_status=413)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -105,7 +103,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 def _secrets(conn_id: str) -> list[str]:
     try:
         return load_webhook_secrets(conn_id)
-    except InvalidWebhookSecrets as exc:
+    except InvalidConfigurationError as exc:
         log.error("MLflow webhook receiver has no usable secret: %s", exc)
         raise ReceiverUnavailable("the receiver has no usable secret; see the API server log") from None
 

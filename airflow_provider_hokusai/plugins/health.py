@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
-from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.plugins.lazy import LazyApp
 from airflow_provider_hokusai.utils.validation import validate
 
@@ -112,9 +112,9 @@ class HealthSettings(BaseModel):
         Validate raw option values (strings as Airflow's config gives them, or typed values).
 
         :param options: ``{option name: value}``; missing, ``None`` or blank options take their defaults.
-        :raises InvalidHealthConfiguration: naming every bad option and the rule it breaks.
+        :raises InvalidConfigurationError: naming every bad option and the rule it breaks.
         """
-        return validate(cls, options, InvalidHealthConfiguration)
+        return validate(cls, options, InvalidConfigurationError, subject="[hokusai] health configuration")
 
     @classmethod
     def from_config(cls) -> HealthSettings:

@@ -1,1 +1,1 @@
-"""The brokers behind the queue hooks: connection settings and forms, client, retries, errors, receipts, keys, checks."""
+"""The brokers behind the queue hooks: settings, connection forms, client, retries, errors, receipts, keys, checks."""

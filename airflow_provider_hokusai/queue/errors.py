@@ -12,8 +12,6 @@ from redis import exceptions as rex
 
 from airflow_provider_hokusai.exceptions import (
     HokusaiError,
-    QueueAccessDeniedError,
-    QueueNotFoundError,
     QueuePermanentError,
     QueuePublishError,
 )
@@ -71,13 +69,13 @@ def sqs_error(exc: Exception, where: str, action: str, attempts: int) -> Hokusai
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code in SQS_NOT_FOUND_CODES:
-            return QueueNotFoundError(f"{where} does not exist: {describe(exc)}")
+            return QueuePermanentError(f"{where} does not exist: {describe(exc)}")
         if code in SQS_ACCESS_CODES or status == 403:
-            return QueueAccessDeniedError(f"{where}: access denied: {describe(exc)}")
+            return QueuePermanentError(f"{where}: access denied: {describe(exc)}")
         if not (code in SQS_TRANSIENT_CODES or status >= 500):
             return QueuePermanentError(f"{where} refused the request: {describe(exc)}")
     elif isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return QueueAccessDeniedError(f"{where}: {describe(exc)}")
+        return QueuePermanentError(f"{where}: {describe(exc)}")
     elif isinstance(exc, ParamValidationError):
         return QueuePermanentError(f"{where} refused the request: {describe(exc)}")
     return QueuePublishError(
@@ -100,7 +98,7 @@ def redis_error(exc: Exception, where: str, attempts: int) -> HokusaiError:
     :param attempts: Tries redis-py made.
     """
     if isinstance(exc, REDIS_ACCESS):
-        return QueueAccessDeniedError(f"{where} refused the connection's credentials: {describe(exc)}")
+        return QueuePermanentError(f"{where} refused the connection's credentials: {describe(exc)}")
     if isinstance(exc, rex.ResponseError) and not isinstance(exc, REDIS_RETRYABLE):
         return QueuePermanentError(f"{where} refused the message: {describe(exc)}")
     return QueuePublishError(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from airflow_provider_hokusai.exceptions import InvalidRetryPolicy
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 
 if TYPE_CHECKING:
     from redis.backoff import AbstractBackoff
@@ -36,7 +36,7 @@ class RetryPolicy(BaseModel):
     :param backoff_base: Seconds; the first retry waits about ``2 * backoff_base``.
     :param backoff_cap: Upper bound of one delay, in seconds; at least ``backoff_base``.
     :param jitter: ``"none"``, ``"full"`` or ``"equal"``.
-    :raises InvalidRetryPolicy: naming each field that breaks its rule.
+    :raises InvalidConfigurationError: naming each field that breaks its rule.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -52,7 +52,7 @@ class RetryPolicy(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise InvalidRetryPolicy(field_errors(exc)) from None
+            raise InvalidConfigurationError(field_errors(exc), subject="retry policy") from None
 
     @field_validator("backoff_cap")
     @classmethod

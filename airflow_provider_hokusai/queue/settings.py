@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator
 
-from airflow_provider_hokusai.exceptions import InvalidQueueConfiguration
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.queue.retry import RetryPolicy
 from airflow_provider_hokusai.utils.validation import validate
 
@@ -103,7 +103,7 @@ class RedisQueueSettings(BaseModel):
         """
         Read an Airflow ``redis`` connection.
 
-        :raises InvalidQueueConfiguration: naming every field (``extra.<key>`` for extras) that breaks its rule.
+        :raises InvalidConfigurationError: naming every field (``extra.<key>`` for extras) that breaks its rule.
         """
         extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
         values = {
@@ -116,7 +116,7 @@ class RedisQueueSettings(BaseModel):
             "ssl_args": tuple((k, extra[k]) for k in SSL_EXTRA_KEYS if k in extra),
             "extra": dict(extra),
         }
-        return validate(cls, values, InvalidQueueConfiguration)
+        return validate(cls, values, InvalidConfigurationError, subject="queue configuration")
 
     def pool_key(self, retry: RetryPolicy) -> str:
         """What makes two hooks share a pool; the password only hashed, so the key never holds it."""

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from airflow_provider_hokusai.exceptions import InvalidSigningKey
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.signing import SigningKey, signature_tags, with_signature
 from airflow_provider_hokusai.utils.validation import validate
@@ -54,10 +54,16 @@ def signing_extra(extra: Mapping[str, Any]) -> SigningExtra:
     """
     The signing settings of a queue connection's extra.
 
-    :raises InvalidSigningKey: ``extra.signing_conn_ids`` or ``extra.signature_required`` breaks its rule.
+    :raises InvalidConfigurationError: ``extra.signing_conn_ids`` or ``extra.signature_required`` breaks its rule.
     """
     keys = (SIGNING_CONN_IDS_EXTRA, SIGNATURE_REQUIRED_EXTRA)
-    return validate(SigningExtra, {k: extra[k] for k in keys if k in extra}, InvalidSigningKey, prefix="extra.")
+    return validate(
+        SigningExtra,
+        {k: extra[k] for k in keys if k in extra},
+        InvalidConfigurationError,
+        subject="signing key",
+        prefix="extra.",
+    )
 
 
 def _connection(conn_id: str, field: str) -> Any:
@@ -67,7 +73,9 @@ def _connection(conn_id: str, field: str) -> Any:
     try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        raise InvalidSigningKey([(field, f"connection {conn_id!r} is not defined")]) from None
+        raise InvalidConfigurationError(
+            [(field, f"connection {conn_id!r} is not defined")], subject="signing key"
+        ) from None
 
 
 def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey:
@@ -76,7 +84,7 @@ def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey
 
     :param conn_id: The key's connection.
     :param field: What named it, for the error (``extra.signing_conn_ids[0]``).
-    :raises InvalidSigningKey: the connection is not defined, has no password, or its key breaks a rule.
+    :raises InvalidConfigurationError: the connection is not defined, has no password, or its key breaks a rule.
     """
     from airflow_provider_hokusai.utils.redaction import mask_connection
 
@@ -86,11 +94,20 @@ def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey
     # URL-quoted forms are registered too (a base64 secret has "/" and "+").
     mask_connection(conn)
     if not secret:
-        raise InvalidSigningKey([(field, f"connection {conn_id!r} has no password; the password is the key")])
+        raise InvalidConfigurationError(
+            [(field, f"connection {conn_id!r} has no password; the password is the key")], subject="signing key"
+        )
     try:
-        return validate(SigningKey, {"key_id": conn.login or conn_id, "secret": secret}, InvalidSigningKey)
-    except InvalidSigningKey as exc:
-        raise InvalidSigningKey([(f"{field} ({conn_id}).{e.field}", e.rule) for e in exc.errors]) from None
+        return validate(
+            SigningKey,
+            {"key_id": conn.login or conn_id, "secret": secret},
+            InvalidConfigurationError,
+            subject="signing key",
+        )
+    except InvalidConfigurationError as exc:
+        raise InvalidConfigurationError(
+            [(f"{field} ({conn_id}).{e.field}", e.rule) for e in exc.errors], subject="signing key"
+        ) from None
 
 
 def queue_connection_extra(queue_conn_id: str | None) -> Mapping[str, Any]:
@@ -114,7 +131,8 @@ def queue_signing_key(queue_conn_id: str | None) -> SigningKey | None:
 
     Only that key is read: an older key may already be retired from the producers' secrets backend.
 
-    :raises InvalidSigningKey: signing is asked for but the key is missing or unusable; nothing may be published.
+    :raises InvalidConfigurationError: signing is asked for but the key is missing or unusable; nothing may be
+        published.
     """
     settings = signing_extra(queue_connection_extra(queue_conn_id))
     if not settings.signing_conn_ids:
@@ -127,7 +145,7 @@ def queue_verification_keys(queue_conn_id: str | None) -> tuple[list[SigningKey]
     Every key a consumer of the queue accepts, and whether it must refuse unsigned messages.
 
     :return: ``(keys, signature_required)``; no keys means the queue is not signed and nothing can be verified.
-    :raises InvalidSigningKey: a listed key is missing or unusable.
+    :raises InvalidConfigurationError: a listed key is missing or unusable.
     """
     settings = signing_extra(queue_connection_extra(queue_conn_id))
     keys = [
@@ -155,7 +173,7 @@ class QueueSigner:
 
     @cached_property
     def key(self) -> SigningKey | None:
-        """The signing key; ``None`` when the queue is unsigned. Raises :class:`InvalidSigningKey` when unusable."""
+        """The signing key; ``None`` when unsigned; :class:`InvalidConfigurationError` when it is unusable."""
         return queue_signing_key(self.queue_conn_id)
 
     def tags(self, message: ModelReadyToDeployMessage) -> dict[str, str]:

@@ -3,7 +3,7 @@ The ``mlflow`` connection type: its UI form, declared once, and how a connection
 
 The form is used by ``get_provider_info`` (Airflow 3 reads it from there without importing the hook) and by
 ``MLflowHook.get_ui_field_behaviour`` (older readers). The settings are a pydantic model, so a bad connection
-fails with :class:`~airflow_provider_hokusai.exceptions.InvalidMLflowConnection` naming every field
+fails with :class:`~airflow_provider_hokusai.exceptions.InvalidConfigurationError` naming every field
 (``host``, ``extra.scheme``...). Neither Airflow nor MLflow is imported at module level.
 """
 
@@ -142,10 +142,10 @@ class MLflowSettings(BaseModel):
         """
         Read ``conn``.
 
-        :raises InvalidMLflowConnection: naming every field that breaks a rule.
+        :raises InvalidConfigurationError: naming every field that breaks a rule.
         """
         # Imported here: get_provider_info imports this module while Airflow itself is still being imported.
-        from airflow_provider_hokusai.exceptions import InvalidMLflowConnection
+        from airflow_provider_hokusai.exceptions import InvalidConfigurationError
         from airflow_provider_hokusai.utils.validation import validate
 
         # Form fields may be saved with the legacy "extra__mlflow__" prefix; plain keys win.
@@ -153,7 +153,12 @@ class MLflowSettings(BaseModel):
         extra = {k.removeprefix(f"extra__{CONN_TYPE}__"): v for k, v in raw.items() if v not in (None, "")}
         extra |= {k: v for k, v in raw.items() if not k.startswith("extra__") and v not in (None, "")}
         data = {"extra": extra, "host": conn.host, "port": conn.port, "path": conn.schema}
-        return validate(cls, data | {"login": conn.login, "password": conn.password}, InvalidMLflowConnection)
+        return validate(
+            cls,
+            data | {"login": conn.login, "password": conn.password},
+            InvalidConfigurationError,
+            subject="mlflow connection",
+        )
 
     @property
     def tracking_uri(self) -> str:

@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_hokusai.exceptions import (
-    InvalidWebhookSecrets,
-    WebhookPayloadError,
-    WebhookSignatureError,
-    WebhookStaleError,
+    InvalidConfigurationError,
+    WebhookRejected,
 )
 from airflow_provider_hokusai.registry import tags as t
 
@@ -107,7 +105,7 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     # Starlette's headers are case-insensitive; a plain dict is looked up in either spelling.
     value = headers.get(name) or headers.get(name.lower())
     if not value:
-        raise WebhookSignatureError(f"header {name} is missing")
+        raise WebhookRejected(f"header {name} is missing", http_status=401)
     return str(value).strip()
 
 
@@ -123,7 +121,7 @@ def _presented(signature_header: str) -> list[bytes]:
         except (binascii.Error, ValueError):
             continue
     if not found:
-        raise WebhookSignatureError(f"header {SIGNATURE_HEADER} must hold '{SIGNATURE_VERSION},<base64>'")
+        raise WebhookRejected(f"header {SIGNATURE_HEADER} must hold '{SIGNATURE_VERSION},<base64>'", http_status=401)
     return found
 
 
@@ -135,16 +133,18 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secrets: Sequence[
     :param body: The raw body.
     :param secrets: Every accepted secret (current first); any one signing the delivery suffices.
     :param now: The receiver's clock, in Unix seconds.
-    :raises WebhookSignatureError: a header is missing or malformed, or no secret produced the signature.
-    :raises WebhookStaleError: the timestamp is more than :data:`TOLERANCE_SECONDS` away from ``now``.
+    :raises WebhookRejected: 401: a header is missing or malformed, no secret produced the signature, or the
+        timestamp is more than :data:`TOLERANCE_SECONDS` away from ``now``.
     """
     signature_header = _header(headers, SIGNATURE_HEADER)
     delivery_id = _header(headers, DELIVERY_ID_HEADER)
     timestamp = _header(headers, TIMESTAMP_HEADER)
     if not _DELIVERY_ID.match(delivery_id):
-        raise WebhookSignatureError(f"header {DELIVERY_ID_HEADER} must be 1-128 characters of [A-Za-z0-9._:-]")
+        raise WebhookRejected(
+            f"header {DELIVERY_ID_HEADER} must be 1-128 characters of [A-Za-z0-9._:-]", http_status=401
+        )
     if not _TIMESTAMP.match(timestamp):
-        raise WebhookSignatureError(f"header {TIMESTAMP_HEADER} must be Unix seconds")
+        raise WebhookRejected(f"header {TIMESTAMP_HEADER} must be Unix seconds", http_status=401)
     presented = _presented(signature_header)
     signed = b".".join([delivery_id.encode(), timestamp.encode(), body])
     matched = False
@@ -154,9 +154,13 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secrets: Sequence[
         for candidate in presented:
             matched |= hmac.compare_digest(expected, candidate)
     if not matched:
-        raise WebhookSignatureError(f"header {SIGNATURE_HEADER} does not match the body under any configured secret")
+        raise WebhookRejected(
+            f"header {SIGNATURE_HEADER} does not match the body under any configured secret", http_status=401
+        )
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
-        raise WebhookStaleError(f"header {TIMESTAMP_HEADER} is more than {TOLERANCE_SECONDS}s away from now")
+        raise WebhookRejected(
+            f"header {TIMESTAMP_HEADER} is more than {TOLERANCE_SECONDS}s away from now", http_status=401
+        )
     return delivery_id, int(timestamp)
 
 
@@ -165,30 +169,36 @@ def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> str | 
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        raise WebhookPayloadError([(f"data.{key}", "must be a non-empty string")])
+        raise _payload_error([(f"data.{key}", "must be a non-empty string")])
     if len(str(value)) > _MAX_NAME:
-        raise WebhookPayloadError([(f"data.{key}", f"must be at most {_MAX_NAME} characters")])
+        raise _payload_error([(f"data.{key}", f"must be at most {_MAX_NAME} characters")])
     return str(value)
+
+
+def _payload_error(errors: list[tuple[str, str]]) -> WebhookRejected:
+    """400 naming every field of the body that breaks its rule."""
+    detail = "; ".join(f"{field}: {rule}" for field, rule in errors)
+    return WebhookRejected(f"invalid MLflow webhook payload ({len(errors)} error(s)): {detail}", http_status=400)
 
 
 def parse_event(body: bytes, delivery_id: str, timestamp: int) -> RegistryEvent:
     """
     The event a verified body describes.
 
-    :raises WebhookPayloadError: the body is not UTF-8 JSON, not an object with ``entity``, ``action`` and a
+    :raises WebhookRejected: the body is not UTF-8 JSON, not an object with ``entity``, ``action`` and a
         ``data`` object, or a model-version event without its name and version.
     """
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise WebhookPayloadError([("body", "must be a UTF-8 JSON object")]) from None
+        raise _payload_error([("body", "must be a UTF-8 JSON object")]) from None
     if not isinstance(payload, dict):
-        raise WebhookPayloadError([("body", "must be a JSON object")])
+        raise _payload_error([("body", "must be a JSON object")])
     errors = [(k, "must be a non-empty string") for k in ("entity", "action") if not isinstance(payload.get(k), str)]
     if not isinstance(payload.get("data"), dict):
         errors.append(("data", "must be a JSON object"))
     if errors:
-        raise WebhookPayloadError(errors)
+        raise _payload_error(errors)
     event = f"{payload['entity']}.{payload['action']}"
     if event not in SUBSCRIBED_EVENTS:
         return RegistryEvent(delivery_id, timestamp, event)
@@ -208,12 +218,15 @@ def secrets_from(password: str | None, extra: Mapping[str, Any], conn_id: str = 
     The accepted secrets of a connection: its password (the current secret, the one MLflow is given) first, then
     the extra ``previous_secrets`` (a list, or one string) accepted during a rotation.
 
-    :raises InvalidWebhookSecrets: no secret, a non-string one, or one shorter than :data:`MIN_SECRET_LENGTH`.
+    :raises InvalidConfigurationError: no secret, a non-string one, or one shorter than :data:`MIN_SECRET_LENGTH`.
     """
     previous = extra.get("previous_secrets") or []
     previous = [previous] if isinstance(previous, str) else previous
     if not isinstance(previous, list):
-        raise InvalidWebhookSecrets([(f"{conn_id}.extra.previous_secrets", "must be a list of strings")])
+        raise InvalidConfigurationError(
+            [(f"{conn_id}.extra.previous_secrets", "must be a list of strings")],
+            subject="MLflow webhook secret configuration",
+        )
     named: list[tuple[str, Any]] = [(f"{conn_id}.password", password)] if password else []
     named += [(f"{conn_id}.extra.previous_secrets[{i}]", s) for i, s in enumerate(previous)]
     errors = [] if password else [(f"{conn_id}.password", "must hold the current webhook secret")]
@@ -223,7 +236,7 @@ def secrets_from(password: str | None, extra: Mapping[str, Any], conn_id: str = 
         elif len(secret) < MIN_SECRET_LENGTH:
             errors.append((field, f"must be at least {MIN_SECRET_LENGTH} characters"))
     if errors:
-        raise InvalidWebhookSecrets(errors)
+        raise InvalidConfigurationError(errors, subject="MLflow webhook secret configuration")
     found = [str(secret) for _, secret in named]
     return list(dict.fromkeys(found))
 
@@ -233,7 +246,7 @@ def load_webhook_secrets(conn_id: str = DEFAULT_CONN_ID) -> list[str]:
     The secrets of Airflow connection ``conn_id`` (any type; environment, secrets backend or metadata database),
     registered with Airflow's secrets masker before anything else is done with them.
 
-    :raises InvalidWebhookSecrets: the connection is not defined or holds no usable secret.
+    :raises InvalidConfigurationError: the connection is not defined or holds no usable secret.
     """
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
@@ -243,7 +256,9 @@ def load_webhook_secrets(conn_id: str = DEFAULT_CONN_ID) -> list[str]:
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        raise InvalidWebhookSecrets([(conn_id, "connection is not defined")]) from None
+        raise InvalidConfigurationError(
+            [(conn_id, "connection is not defined")], subject="MLflow webhook secret configuration"
+        ) from None
     mask_connection(conn)
     extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
     secrets = secrets_from(conn.password, extra, conn_id)

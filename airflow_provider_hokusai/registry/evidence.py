@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
+from airflow_provider_hokusai.exceptions import InvalidInputError
 from airflow_provider_hokusai.gate.baseline import BaselineEvidence
 from airflow_provider_hokusai.messages.model_ready import MAX_TAG_VALUE_LENGTH
 from airflow_provider_hokusai.queue.receipts import receipt_from_tags
@@ -27,7 +27,7 @@ def evidence_tags(
     :param evidence: The gate's evidence, its direction and improvement resolved.
     :param token_symbol: The contract's token symbol, already checked against its pattern.
     :param model_id: Hokusai's stable model id.
-    :raises InvalidRegistrationInput: naming every tag whose value MLflow would refuse as too long.
+    :raises InvalidInputError: naming every tag whose value MLflow would refuse as too long.
     """
     version_tags = {
         tags.TOKEN_ID: token_symbol,
@@ -46,7 +46,10 @@ def evidence_tags(
         version_tags[tags.CONTRIBUTOR_ADDRESS] = contributor_address
     too_long = [k for k, v in version_tags.items() if len(v) > MAX_TAG_VALUE_LENGTH]
     if too_long:
-        raise InvalidRegistrationInput([(k, f"must be at most {MAX_TAG_VALUE_LENGTH} characters") for k in too_long])
+        raise InvalidInputError(
+            [(k, f"must be at most {MAX_TAG_VALUE_LENGTH} characters") for k in too_long],
+            subject="model registration input",
+        )
     return version_tags
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
+from airflow_provider_hokusai.exceptions import InvalidInputError
 
 RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
 LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[A-Za-z0-9]+)/?$")
@@ -19,15 +19,16 @@ def parse_model_uri(model_uri: str) -> tuple[str | None, str | None]:
     Split a registrable model URI into ``(run_id, logged_model_id)``.
 
     :param model_uri: ``runs:/<run_id>/<artifact path>`` or ``models:/m-<id>`` (an MLflow 3 logged model).
-    :raises InvalidRegistrationInput: for any other form.
+    :raises InvalidInputError: for any other form.
     """
     if isinstance(model_uri, str):
         if match := RUNS_URI.match(model_uri):
             return match["run_id"], None
         if match := LOGGED_MODEL_URI.match(model_uri):
             return None, match["model_id"]
-    raise InvalidRegistrationInput(
-        [("model_uri", f"must be 'runs:/<run_id>/<path>' or 'models:/m-<id>', got {model_uri!r}")]
+    raise InvalidInputError(
+        [("model_uri", f"must be 'runs:/<run_id>/<path>' or 'models:/m-<id>', got {model_uri!r}")],
+        subject="model registration input",
     )
 
 
@@ -44,10 +45,10 @@ def filter_literal(value: str, field: str = "registered_model_name") -> str:
     """
     ``value`` as an MLflow filter-string literal; MLflow strips the quotes and has no escape, only their choice.
 
-    :raises InvalidRegistrationInput: ``value`` holds both quote characters, so no literal can hold it.
+    :raises InvalidInputError: ``value`` holds both quote characters, so no literal can hold it.
     """
     if "'" not in value:
         return f"'{value}'"
     if '"' not in value:
         return f'"{value}"'
-    raise InvalidRegistrationInput([(field, "must not contain both ' and \"")])
+    raise InvalidInputError([(field, "must not contain both ' and \"")], subject="model registration input")

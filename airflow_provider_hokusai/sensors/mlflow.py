@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 
-from airflow_provider_hokusai.exceptions import HokusaiRetryableError, InvalidBaselineInput
+from airflow_provider_hokusai.exceptions import HokusaiRetryableError, InvalidInputError
 from airflow_provider_hokusai.gate.baseline import (
     DEFAULT_ORDER_BY,
     BaselineCheck,
@@ -41,8 +41,8 @@ class MLflowBaselineSensor(BaseSensorOperator):
     FINISHED and beat the baseline, returning (XCom) the
     :class:`~airflow_provider_hokusai.gate.baseline.BaselineEvidence` as a dict. Fails at once, without retries, with
     the exception of its :class:`~airflow_provider_hokusai.gate.baseline.FailureKind`:
-    :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, ``RunFailedError`` (FAILED/KILLED),
-    ``MetricMissingError`` (absent or non-finite), ``BaselineUnavailableError`` or ``BaselineComparisonError``
+    :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, ``BaselineNotMetError`` (FAILED/KILLED),
+    ``BaselineNotMetError`` (absent or non-finite), ``BaselineNotMetError`` or ``BaselineNotMetError``
     (values that cannot be compared). Each decision is counted once in ``hokusai.baseline.passed`` /
     ``hokusai.baseline.failed`` (``reason`` is the failure kind); waiting and infrastructure errors are not.
 
@@ -133,7 +133,7 @@ class MLflowBaselineSensor(BaseSensorOperator):
                 "min_improvement": self.min_improvement,
                 "min_improvement_mode": self.min_improvement_mode,
             },
-            InvalidBaselineInput,
+            InvalidInputError,
         )
 
     def _record_decision(self, failure: FailureKind | None = None) -> None:

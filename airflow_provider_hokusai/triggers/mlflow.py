@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidBaselineInput
+from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidInputError
 from airflow_provider_hokusai.gate.baseline import (
     BaselineCheck,
     BaselineCriteria,
@@ -106,7 +106,7 @@ class MLflowBaselineTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         if not isinstance(criteria, BaselineCriteria):
-            criteria = validate(BaselineCriteria, criteria, InvalidBaselineInput)
+            criteria = validate(BaselineCriteria, criteria, InvalidInputError, subject="baseline comparison input")
         self.criteria = criteria
         self.mlflow_conn_id = mlflow_conn_id
         self.poll_interval = float(poll_interval)

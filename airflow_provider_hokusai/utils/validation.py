@@ -54,6 +54,7 @@ def validate(
     data: Mapping[str, Any],
     error: type[InvalidInputError],
     *,
+    subject: str | None = None,
     prefix: str = "",
     context: dict[str, Any] | None = None,
 ) -> M:
@@ -62,11 +63,12 @@ def validate(
 
     :param model: The pydantic model of the input.
     :param data: The raw values, e.g. rendered operator arguments or a connection's extra.
-    :param error: The typed error to raise; a subclass of ``InvalidInputError``.
+    :param error: The typed error to raise: ``InvalidInputError`` or a subclass.
+    :param subject: What the input is, for the error's text (``"mlflow connection"``); the error class's own if None.
     :param prefix: Put before every field name in the error (``"extra."`` for connection extras).
     :param context: pydantic validation context, for validators that need more than the value.
     """
     try:
         return model.model_validate(dict(data), context=context)
     except ValidationError as exc:
-        raise error(field_errors(exc, prefix=prefix)) from None
+        raise error(field_errors(exc, prefix=prefix), subject=subject) from None

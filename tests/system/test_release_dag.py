@@ -190,7 +190,7 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     tags = version_tags(model_name, version)
     assert tags[t.STATUS] == t.STATUS_VALIDATED
     assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
-    assert "QueueNotFoundError" in tags[t.ANNOUNCEMENT_ERROR]
+    assert "QueuePermanentError" in tags[t.ANNOUNCEMENT_ERROR]
     assert sqs_release.drain(sqs_release.fifo_url) == []
 
     # On call: list what is missing with the CLI, replay it, and run the replay again (it must be safe to repeat).

@@ -63,5 +63,5 @@ def test_the_consumer_dag_rejects_forged_and_unsigned_bodies_and_deploys_the_res
     plan = plan_task.python_callable(triggering_asset_events={signed_consumer.model_ready: events})
 
     assert [(m["model_id"], m["model_version"]) for m in plan["deploy"]] == [(model, "2")]
-    assert sorted(r["error"] for r in plan["rejected"]) == ["BadSignatureError", "UnsignedMessageError"]
+    assert sorted(r["error"] for r in plan["rejected"]) == ["InvalidMessageSignature", "InvalidMessageSignature"]
     assert all(SECRET not in r["reason"] for r in plan["rejected"])

@@ -8,8 +8,6 @@ from redis import exceptions as rex
 
 from airflow_provider_hokusai.exceptions import (
     HokusaiPermanentError,
-    QueueAccessDeniedError,
-    QueueNotFoundError,
     QueuePermanentError,
     QueuePublishError,
 )
@@ -29,11 +27,11 @@ def client_error(code: str, status: int, retries: int = 0) -> ClientError:
 @pytest.mark.parametrize(
     ("code", "status", "kind"),
     [
-        ("AWS.SimpleQueueService.NonExistentQueue", 400, QueueNotFoundError),
-        ("QueueDoesNotExist", 400, QueueNotFoundError),
-        ("AccessDenied", 403, QueueAccessDeniedError),
-        ("SomethingNew", 403, QueueAccessDeniedError),  # any 403 is a refusal of the credentials
-        ("KMS.DisabledException", 400, QueueAccessDeniedError),
+        ("AWS.SimpleQueueService.NonExistentQueue", 400, QueuePermanentError),
+        ("QueueDoesNotExist", 400, QueuePermanentError),
+        ("AccessDenied", 403, QueuePermanentError),
+        ("SomethingNew", 403, QueuePermanentError),  # any 403 is a refusal of the credentials
+        ("KMS.DisabledException", 400, QueuePermanentError),
         ("ThrottlingException", 400, QueuePublishError),
         ("RequestThrottled", 400, QueuePublishError),
         ("SomethingNew", 503, QueuePublishError),  # any 5xx is SQS's side
@@ -55,7 +53,7 @@ def test_retryable_errors_say_how_many_tries_and_that_retrying_is_safe() -> None
 
 
 def test_requests_botocore_refuses_to_send_are_permanent() -> None:
-    assert type(sqs_error(NoCredentialsError(), WHERE, "publish to", 1)) is QueueAccessDeniedError
+    assert type(sqs_error(NoCredentialsError(), WHERE, "publish to", 1)) is QueuePermanentError
     bad = ParamValidationError(report="Invalid length for parameter MessageBody")
     assert type(sqs_error(bad, WHERE, "publish to", 1)) is QueuePermanentError
 
@@ -83,8 +81,8 @@ def test_refused_batch_entries_are_permanent_only_when_the_sender_is_at_fault() 
 @pytest.mark.parametrize(
     ("exc", "kind"),
     [
-        (rex.AuthenticationError("invalid username-password pair"), QueueAccessDeniedError),
-        (rex.NoPermissionError("no permissions to run the 'evalsha' command"), QueueAccessDeniedError),
+        (rex.AuthenticationError("invalid username-password pair"), QueuePermanentError),
+        (rex.NoPermissionError("no permissions to run the 'evalsha' command"), QueuePermanentError),
         (rex.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"), QueuePermanentError),
         (rex.ReadOnlyError("You can't write against a read only replica."), QueuePublishError),
         (rex.OutOfMemoryError("command not allowed when used memory > 'maxmemory'."), QueuePublishError),

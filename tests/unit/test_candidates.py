@@ -21,7 +21,7 @@ from airflow_provider_hokusai.announcement.candidates import (
     token_symbol,
     versions_from_events,
 )
-from airflow_provider_hokusai.exceptions import InvalidBaselineInput, InvalidInputError
+from airflow_provider_hokusai.exceptions import InvalidInputError
 from airflow_provider_hokusai.gate.baseline import CandidateRun
 from airflow_provider_hokusai.registry import tags as t
 
@@ -88,7 +88,7 @@ def test_candidacy_needs_a_token_and_a_benchmark() -> None:
 def test_criteria_and_token_from_the_upstream_tags() -> None:
     criteria = criteria_for("m", "run-1", UPSTREAM, "champion")
     assert (criteria.metric_name, criteria.baseline_value, criteria.baseline_alias) == ("val_rmse", 0.5, "champion")
-    with pytest.raises(InvalidBaselineInput) as caught:
+    with pytest.raises(InvalidInputError) as caught:
         criteria_for("m", "run-1", {**UPSTREAM, t.BENCHMARK_VALUE: "half"})
     assert caught.value.fields == ["baseline_value"]
     assert token_symbol(UPSTREAM) == "HKW"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidRetryPolicy
+from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidConfigurationError
 from airflow_provider_hokusai.queue.retry import RetryPolicy
 
 
@@ -23,14 +23,14 @@ from airflow_provider_hokusai.queue.retry import RetryPolicy
     ],
 )
 def test_invalid_policies_name_each_field(kwargs: dict[str, object], fields: list[str]) -> None:
-    with pytest.raises(InvalidRetryPolicy) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
     assert info.value.fields == fields
     assert isinstance(info.value, HokusaiPermanentError)
 
 
 def test_unknown_keys_are_refused() -> None:
-    with pytest.raises(InvalidRetryPolicy) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         RetryPolicy(attempts=5, tries=3)
     assert info.value.fields == ["tries"]
 

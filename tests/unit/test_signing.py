@@ -11,11 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_hokusai.exceptions import (
-    BadSignatureError,
+    InvalidConfigurationError,
+    InvalidMessageSignature,
     InvalidModelReadyMessage,
-    InvalidSigningKey,
-    UnknownSigningKeyError,
-    UnsignedMessageError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
 from airflow_provider_hokusai.signing import (
@@ -159,7 +157,7 @@ def test_a_message_with_no_room_for_two_more_tags_cannot_be_signed() -> None:
     ],
 )
 def test_unusable_keys_are_typed_errors_naming_the_field_never_the_secret(key_id: str, secret: str, field: str) -> None:
-    with pytest.raises(InvalidSigningKey) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         signing_key(key_id, secret)
     assert info.value.fields == [field]
     if secret:
@@ -172,13 +170,13 @@ def test_a_key_never_prints_its_secret() -> None:
 
 def test_keyring_refuses_nothing_foreign_and_conflicting_ids() -> None:
     assert set(keyring({"a-1": SECRET, "b-2": OTHER_SECRET})) == {"a-1", "b-2"}
-    with pytest.raises(InvalidSigningKey):
+    with pytest.raises(InvalidConfigurationError):
         keyring([])
-    with pytest.raises(InvalidSigningKey) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         keyring([KEY, signing_key(KEY.key_id, OTHER_SECRET)])
     assert info.value.fields == ["keys[1].key_id"]
     assert_no_secret(info.value)
-    with pytest.raises(InvalidSigningKey) as foreign:
+    with pytest.raises(InvalidConfigurationError) as foreign:
         keyring(["k"])  # type: ignore[list-item]
     assert foreign.value.fields == ["keys[0]"]
 
@@ -196,23 +194,27 @@ def test_verify_returns_the_message_with_any_configured_key() -> None:
 def test_verify_refuses_a_message_whose_wire_numbers_are_written_differently_only_if_values_differ() -> None:
     # 0.9 written as 0.90 or 9e-1 is the same double: the canonical form is built from values, not from the text.
     assert verify_model_ready(SIGNED.replace('"baseline_value":0.9', '"baseline_value":9e-1'), [KEY])
-    with pytest.raises(BadSignatureError):
+    with pytest.raises(InvalidMessageSignature):
         verify_model_ready(SIGNED.replace('"baseline_value":0.9', '"baseline_value":0.91'), [KEY])
 
 
 @pytest.mark.parametrize(
     ("mutate", "error", "field"),
     [
-        (lambda b: b["tags"].pop("signature"), BadSignatureError, "tags.signature"),
-        (lambda b: b["tags"].pop("key_id"), UnknownSigningKeyError, "tags.key_id"),
-        (lambda b: b["tags"].update(key_id="k-2026-01"), BadSignatureError, "tags.signature"),
-        (lambda b: b["tags"].update(key_id="someone-else"), UnknownSigningKeyError, "tags.key_id"),
-        (lambda b: b["tags"].update(signature="v1,abc"), BadSignatureError, "tags.signature"),
-        (lambda b: b["tags"].update(signature="v2," + b["tags"]["signature"][3:]), BadSignatureError, "tags.signature"),
-        (lambda b: b["tags"].update(signature=5), BadSignatureError, "tags.signature"),
-        (lambda b: b.update(current_value=0.99), BadSignatureError, "tags.signature"),
-        (lambda b: b.update(timestamp="2026-06-01T12:03:41.512346Z"), BadSignatureError, "tags.signature"),
-        (lambda b: b["tags"].update(pipeline="forged"), BadSignatureError, "tags.signature"),
+        (lambda b: b["tags"].pop("signature"), InvalidMessageSignature, "tags.signature"),
+        (lambda b: b["tags"].pop("key_id"), InvalidMessageSignature, "tags.key_id"),
+        (lambda b: b["tags"].update(key_id="k-2026-01"), InvalidMessageSignature, "tags.signature"),
+        (lambda b: b["tags"].update(key_id="someone-else"), InvalidMessageSignature, "tags.key_id"),
+        (lambda b: b["tags"].update(signature="v1,abc"), InvalidMessageSignature, "tags.signature"),
+        (
+            lambda b: b["tags"].update(signature="v2," + b["tags"]["signature"][3:]),
+            InvalidMessageSignature,
+            "tags.signature",
+        ),
+        (lambda b: b["tags"].update(signature=5), InvalidMessageSignature, "tags.signature"),
+        (lambda b: b.update(current_value=0.99), InvalidMessageSignature, "tags.signature"),
+        (lambda b: b.update(timestamp="2026-06-01T12:03:41.512346Z"), InvalidMessageSignature, "tags.signature"),
+        (lambda b: b["tags"].update(pipeline="forged"), InvalidMessageSignature, "tags.signature"),
     ],
 )
 def test_tampering_is_refused_with_a_typed_error_naming_the_tag(mutate: Any, error: type, field: str) -> None:
@@ -227,12 +229,12 @@ def test_tampering_is_refused_with_a_typed_error_naming_the_tag(mutate: Any, err
 
 def test_unsigned_messages_are_refused_unless_allowed() -> None:
     unsigned = message().to_json()
-    with pytest.raises(UnsignedMessageError) as info:
+    with pytest.raises(InvalidMessageSignature) as info:
         verify_model_ready(unsigned, [KEY])
     assert info.value.fields == ["tags.signature"]
     assert verify_model_ready(unsigned, [KEY], require_signature=False) == message()
     # Allowed unsigned does not mean a bad signature passes.
-    with pytest.raises(BadSignatureError):
+    with pytest.raises(InvalidMessageSignature):
         verify_model_ready(SIGNED.replace("release", "forged"), [KEY], require_signature=False)
 
 
@@ -251,7 +253,7 @@ def test_a_valid_signature_over_an_invalid_message_is_still_refused_by_the_contr
     body["tags"]["signature"] = signature_tags_for(body)
     with pytest.raises(InvalidModelReadyMessage) as info:
         verify_model_ready(json.dumps(body), [KEY])
-    assert not isinstance(info.value, BadSignatureError)
+    assert not isinstance(info.value, InvalidMessageSignature)
     assert info.value.fields == ["surprise"]
 
 
@@ -310,5 +312,5 @@ def test_another_key_under_the_same_id_never_verifies(secret: str) -> None:
         other = SigningKey(key_id=KEY.key_id, secret=secret)  # type: ignore[arg-type]
     except ValueError:
         return
-    with pytest.raises(BadSignatureError):
+    with pytest.raises(InvalidMessageSignature):
         verify_model_ready(SIGNED, [other])

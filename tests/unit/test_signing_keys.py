@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_hokusai.exceptions import (
-    BadSignatureError,
-    InvalidSigningKey,
-    QueuePermanentError,
-    UnsignedMessageError,
+    HokusaiPermanentError,
+    InvalidConfigurationError,
+    InvalidMessageSignature,
 )
 from airflow_provider_hokusai.hooks.redis import RedisQueueHook
 from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
@@ -75,7 +74,7 @@ def test_producers_read_only_the_newest_key_verifiers_read_all(keys: None, monke
     monkeypatch.delenv("AIRFLOW_CONN_SIGN_OLD")  # retired on the producers' side
     key = queue_signing_key("q_redis")
     assert key is not None and key.key_id == "2026-06"
-    with pytest.raises(InvalidSigningKey) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         queue_verification_keys("q_redis")
     assert info.value.fields == ["extra.signing_conn_ids[1]"]
 
@@ -90,7 +89,7 @@ def test_unsigned_queues_and_missing_queue_connections_sign_nothing(monkeypatch:
 
 def test_extras_accept_a_comma_separated_string_and_name_bad_values() -> None:
     assert signing_extra({"signing_conn_ids": " a, b ,"}).signing_conn_ids == ("a", "b")
-    with pytest.raises(InvalidSigningKey) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         signing_extra({"signing_conn_ids": [""], "signature_required": "maybe"})
     assert sorted(info.value.fields) == ["extra.signature_required", "extra.signing_conn_ids.0"]
 
@@ -117,10 +116,10 @@ def test_unusable_key_fails_the_publish_before_anything_is_sent(
     hook = RedisQueueHook(redis_conn_id="q_redis")
     sent: list[Any] = []
     monkeypatch.setattr(hook, "_send", lambda *args: sent.append(args))
-    with pytest.raises(InvalidSigningKey) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         hook.publish(message())
     assert info.value.fields == [field]
-    assert isinstance(info.value, QueuePermanentError)
+    assert isinstance(info.value, HokusaiPermanentError)
     assert sent == []
     for secret in (NEW_SECRET, "short-but-secret"):
         assert secret not in str(info.value)
@@ -181,7 +180,7 @@ def test_consumer_rejects_forged_and_unsigned_bodies_one_by_one(keys: None) -> N
     assert required is True
     plan = plan_deployments([good[0], forged, message(4).to_json(), good[1]], keys=verification)
     assert [(m.model_id, m.model_version) for m in plan.deploy] == [("m", "2")]
-    assert [r["error"] for r in plan.rejected] == [BadSignatureError.__name__, UnsignedMessageError.__name__]
+    assert [r["error"] for r in plan.rejected] == [InvalidMessageSignature.__name__, InvalidMessageSignature.__name__]
     assert all(NEW_SECRET not in r["reason"] and OLD_SECRET not in r["reason"] for r in plan.rejected)
     # Switching over: unsigned bodies pass, forged ones still do not.
     relaxed = plan_deployments([forged, message(4).to_json()], keys=verification, require_signature=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai.exceptions import InvalidQueueMessage, MessageTooLargeError, QueuePermanentError
+from airflow_provider_hokusai.exceptions import InvalidQueueMessage, QueuePermanentError
 from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook, PublishReceipt, get_queue_hook
 from airflow_provider_hokusai.hooks.redis import RedisQueueHook
 from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
@@ -206,12 +206,12 @@ def test_oversized_message_is_refused_before_sending(backend: Backend) -> None:
     hook = backend.make_hook(max_message_bytes=600)
     big = make_message(tags={"notes": "x" * 700})
 
-    with pytest.raises(MessageTooLargeError) as info:
+    with pytest.raises(InvalidQueueMessage) as info:
         hook.publish(big)
     assert info.value.fields == ["message"]
     assert "600 bytes" in str(info.value)
     assert isinstance(info.value, QueuePermanentError)
-    with pytest.raises(MessageTooLargeError):
+    with pytest.raises(InvalidQueueMessage):
         hook.publish_many([make_message(2), big])
     assert backend.receive() == []
 

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_hokusai.exceptions import (
-    QueueAccessDeniedError,
     QueuePermanentError,
     QueuePublishError,
 )
@@ -202,7 +201,7 @@ def test_wrong_password_is_permanent_and_never_echoed(
         "AIRFLOW_CONN_LOCKED_REDIS",
         f'{{"conn_type": "redis", "host": "127.0.0.1", "port": {server.port}, "password": "{wrong}"}}',
     )
-    with pytest.raises(QueueAccessDeniedError) as info:
+    with pytest.raises(QueuePermanentError) as info:
         get_queue_hook("locked_redis").publish(make_message())
     ok, text = get_queue_hook("locked_redis").test_connection()
     status = get_queue_hook("locked_redis").queue_status()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai.exceptions import BadSignatureError, InvalidSigningKey
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError, InvalidMessageSignature
 from airflow_provider_hokusai.hooks.queue import ModelReadyQueueHook, get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
 from airflow_provider_hokusai.signing import verify_model_ready
@@ -146,11 +146,11 @@ def test_exactly_once_holds_with_signing_on(signed: Signed) -> None:
 
 def test_an_unusable_key_publishes_nothing(signed: Signed, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SIGNING_CONN_ENV, json.dumps({"conn_type": "generic", "password": "too-short"}))
-    with pytest.raises(InvalidSigningKey) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         signed.hook().publish(announce(9))
     assert "too-short" not in str(info.value)
     monkeypatch.delenv(SIGNING_CONN_ENV)
-    with pytest.raises(InvalidSigningKey):
+    with pytest.raises(InvalidConfigurationError):
         signed.hook().publish_many([announce(10), announce(11)])
     assert signed.receive() == []
 
@@ -161,5 +161,5 @@ def test_a_forged_copy_on_the_queue_is_refused(signed: Signed) -> None:
     [(body, _)] = signed.receive()
     forged: dict[str, Any] = json.loads(body)
     forged["current_value"] = 0.99
-    with pytest.raises(BadSignatureError):
+    with pytest.raises(InvalidMessageSignature):
         verify_model_ready(json.dumps(forged), KEYS)

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from airflow_provider_hokusai.exceptions import (
-    InvalidQueueConfiguration,
+    InvalidConfigurationError,
     InvalidQueueMessage,
-    QueueNotFoundError,
+    QueuePermanentError,
     QueuePublishError,
 )
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
@@ -80,7 +80,7 @@ def test_dead_letter_depth_found_through_the_redrive_policy(sqs_queues: SqsQueue
 
 def test_missing_queue_is_permanent_and_reported(sqs_queues: SqsQueues) -> None:
     hook = get_queue_hook(sqs_queues.conn_id, queue_name="no-such-queue")
-    with pytest.raises(QueueNotFoundError, match="no-such-queue"):
+    with pytest.raises(QueuePermanentError, match="no-such-queue"):
         hook.publish(make_message())
     ok, text = hook.test_connection()
     assert ok is False
@@ -90,7 +90,7 @@ def test_missing_queue_is_permanent_and_reported(sqs_queues: SqsQueues) -> None:
 
 
 def test_no_queue_configured_names_the_field(sqs_queues: SqsQueues) -> None:
-    with pytest.raises(InvalidQueueConfiguration) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         get_queue_hook(sqs_queues.conn_id).publish(make_message())
     assert info.value.fields == ["queue_name"]
 

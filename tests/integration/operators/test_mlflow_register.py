@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai.exceptions import InvalidRegistrationInput
+from airflow_provider_hokusai.exceptions import InvalidInputError
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator
 from airflow_provider_hokusai.registry import tags
@@ -160,7 +160,7 @@ def test_bad_input_writes_nothing(
     overrides = kwargs.pop("evidence_overrides", None)
     if overrides is not None:
         kwargs["evidence"] = evidence_for(server_logged_model, **overrides)
-    with pytest.raises(InvalidRegistrationInput) as exc:
+    with pytest.raises(InvalidInputError) as exc:
         register(name, server_logged_model, **kwargs)
     assert field in exc.value.fields
     assert not registered_model_exists(name)

@@ -18,14 +18,10 @@ from airflow_provider_hokusai.exceptions import (
     HokusaiError,
     HokusaiPermanentError,
     HokusaiRetryableError,
-    InvalidMLflowConnection,
+    InvalidConfigurationError,
     InvalidModelReadyMessage,
-    InvalidQueueConfiguration,
     InvalidQueueMessage,
-    MessageTooLargeError,
-    QueueAccessDeniedError,
-    QueueConnectionTypeError,
-    QueueNotFoundError,
+    QueuePermanentError,
     RegistryUnavailableError,
 )
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
@@ -192,7 +188,7 @@ def test_oversized_message_is_refused_on_both_backends(
     big = {f"k{i}": "v" * 1000 for i in range(3)}
     name, version = new_version(mlflow_conn, validated_tags())
     try:
-        with pytest.raises(MessageTooLargeError):
+        with pytest.raises(InvalidQueueMessage):
             publish(name, version, "hokusai_small_redis", extra_tags=big)
     finally:
         close_shared_pools()
@@ -200,7 +196,7 @@ def test_oversized_message_is_refused_on_both_backends(
 
     # SQS's own limit is 256 KiB: 50 tags of 1 KiB stay under it, so the connection lowers it as Redis's did.
     monkeypatch.setenv("AIRFLOW_CONN_HOKUSAI_SMALL_SQS", sqs_queues.server.conn_json(max_message_bytes=2000))
-    with pytest.raises(MessageTooLargeError):
+    with pytest.raises(InvalidQueueMessage):
         publish(name, version, "hokusai_small_sqs", queue_name=sqs_queues.fifo_url, extra_tags=big)
     assert sqs_is_empty(sqs_queues, sqs_queues.fifo_url)
 
@@ -214,19 +210,19 @@ def test_connections_unknown_wrong_type_missing_queue_and_unreachable_mlflow(
 ) -> None:
     name, version = new_version(mlflow_conn, validated_tags())
 
-    with pytest.raises(InvalidQueueConfiguration) as unknown:
+    with pytest.raises(InvalidConfigurationError) as unknown:
         publish(name, version, "no_such_queue_connection")
     assert unknown.value.fields == ["queue_conn_id"]
 
     monkeypatch.setenv("AIRFLOW_CONN_HOKUSAI_HTTP", json.dumps({"conn_type": "http", "host": "127.0.0.1"}))
-    with pytest.raises(QueueConnectionTypeError):
+    with pytest.raises(InvalidConfigurationError):
         publish(name, version, "hokusai_http")
 
-    with pytest.raises(InvalidMLflowConnection) as no_mlflow:
+    with pytest.raises(InvalidConfigurationError) as no_mlflow:
         publish(name, version, redis_queue_conn, mlflow_conn_id="no_such_mlflow_connection")
     assert no_mlflow.value.fields == ["mlflow_conn_id"]
 
-    with pytest.raises(QueueNotFoundError):
+    with pytest.raises(QueuePermanentError):
         publish(name, version, sqs_queues.conn_id, queue_name="no-such-queue")
 
     # A registry nobody listens on; MLflow's own HTTP retries are cut short so the test does not wait minutes.
@@ -283,8 +279,8 @@ def test_no_credential_appears_in_logs_of_publishes_and_failures(
         # Failures: wrong Redis password, missing SQS queue, unreachable MLflow with credentials.
         name, version = new_version(mlflow_server, validated_tags())
         for conn_id, kwargs, error in (
-            ("hokusai_wrong_redis", {}, QueueAccessDeniedError),
-            (sqs_queues.conn_id, {"queue_name": "no-such-queue"}, QueueNotFoundError),
+            ("hokusai_wrong_redis", {}, QueuePermanentError),
+            (sqs_queues.conn_id, {"queue_name": "no-such-queue"}, QueuePermanentError),
             ("hokusai_secure_redis", {"mlflow_conn_id": "hokusai_down_mlflow"}, RegistryUnavailableError),
         ):
             with pytest.raises(error) as raised:

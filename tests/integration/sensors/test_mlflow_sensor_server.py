@@ -11,11 +11,8 @@ from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
 
 from airflow_provider_hokusai.exceptions import (
     BaselineNotMetError,
-    BaselineUnavailableError,
     HokusaiPermanentError,
-    InvalidBaselineInput,
-    MetricMissingError,
-    RunFailedError,
+    InvalidInputError,
 )
 from airflow_provider_hokusai.sensors.mlflow import MLflowBaselineSensor
 from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
@@ -130,19 +127,19 @@ def test_reschedule_mode_reschedules_while_running(mlflow_conn: MLflowServer) ->
 @pytest.mark.parametrize("status", ["FAILED", "KILLED"])
 def test_failed_or_killed_run_fails_fast(mlflow_conn: MLflowServer, status: str) -> None:
     run_id = create_run(mlflow_conn.url, unique("exp"), metrics={"accuracy": 0.99}, status=status)
-    with pytest.raises(RunFailedError, match=status):
+    with pytest.raises(BaselineNotMetError, match=status):
         sensor(run_id=run_id, metric_name="accuracy", baseline_value=0.9).execute(minimal_context())
 
 
 def test_missing_metric_fails_fast(mlflow_conn: MLflowServer) -> None:
     run_id = create_run(mlflow_conn.url, unique("exp"), metrics={"loss": 0.1})
-    with pytest.raises(MetricMissingError, match="without metric 'accuracy'"):
+    with pytest.raises(BaselineNotMetError, match="without metric 'accuracy'"):
         sensor(run_id=run_id, metric_name="accuracy", baseline_value=0.9).execute(minimal_context())
 
 
 def test_non_finite_metric_fails_fast(mlflow_conn: MLflowServer) -> None:
     run_id = create_run(mlflow_conn.url, unique("exp"), metrics={"accuracy": math.nan})
-    with pytest.raises(MetricMissingError, match="non-finite"):
+    with pytest.raises(BaselineNotMetError, match="non-finite"):
         sensor(run_id=run_id, metric_name="accuracy", baseline_value=0.9).execute(minimal_context())
 
 
@@ -201,7 +198,7 @@ def test_missing_alias_falls_back_to_value_or_fails(mlflow_conn: MLflowServer) -
     evidence = sensor(run_id=run_id, metric_name="accuracy", baseline_value=0.5, **missing).execute(minimal_context())
     assert (evidence["baseline_value"], evidence["baseline_source"]) == (0.5, "value")
 
-    with pytest.raises(BaselineUnavailableError, match="no baseline"):
+    with pytest.raises(BaselineNotMetError, match="no baseline"):
         sensor(run_id=run_id, metric_name="accuracy", **missing).execute(minimal_context())
 
 
@@ -224,7 +221,7 @@ def test_deferrable_finished_run_needs_no_trigger(mlflow_conn: MLflowServer) -> 
     assert op.execute(minimal_context())["passed"] is True
 
     failed = create_run(mlflow_conn.url, unique("exp"), metrics={"accuracy": 0.95}, status="FAILED")
-    with pytest.raises(RunFailedError):
+    with pytest.raises(BaselineNotMetError):
         sensor(run_id=failed, metric_name="accuracy", baseline_value=0.9, deferrable=True).execute(minimal_context())
 
 
@@ -241,7 +238,7 @@ def test_deferrable_finished_run_needs_no_trigger(mlflow_conn: MLflowServer) -> 
 )
 def test_bad_inputs_are_rejected_before_any_query(kwargs: dict[str, Any], field: str) -> None:
     # No connection is configured here: a query would fail differently.
-    with pytest.raises(InvalidBaselineInput) as exc:
+    with pytest.raises(InvalidInputError) as exc:
         sensor(**kwargs).poke(minimal_context())
     assert field in exc.value.fields
     assert isinstance(exc.value, HokusaiPermanentError)
@@ -258,8 +255,8 @@ def test_embedded_sqlite_store(mlflow_embedded_conn: str) -> None:
 
 
 def test_values_that_cannot_be_compared_fail_as_invalid_input(mlflow_conn: MLflowServer) -> None:
-    from airflow_provider_hokusai.exceptions import BaselineComparisonError
+    from airflow_provider_hokusai.exceptions import BaselineNotMetError
 
     run_id = create_run(mlflow_conn.url, unique("exp"), metrics={"accuracy": 0.0})
-    with pytest.raises(BaselineComparisonError, match="current_value"):
+    with pytest.raises(BaselineNotMetError, match="current_value"):
         sensor(run_id=run_id, metric_name="accuracy", baseline_value=0.9).execute(minimal_context())

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from airflow_provider_hokusai.exceptions import InvalidMLflowConnection, InvalidRegistrationInput
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError, InvalidInputError
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook, parse_model_uri, redact_uri
 from tests.fixtures.ports import free_port
 
@@ -121,7 +121,7 @@ def test_registry_uri_and_model_version_url(monkeypatch: pytest.MonkeyPatch) -> 
     ],
 )
 def test_bad_connection_is_a_typed_error(monkeypatch: pytest.MonkeyPatch, conn: dict, field: str) -> None:
-    with pytest.raises(InvalidMLflowConnection) as exc:
+    with pytest.raises(InvalidConfigurationError) as exc:
         _ = hook_for(monkeypatch, conn).tracking_uri
     assert exc.value.fields == [field]
 
@@ -182,7 +182,7 @@ def test_parse_model_uri() -> None:
     assert parse_model_uri("runs:/abc/model") == ("abc", None)
     assert parse_model_uri("models:/m-0123abc") == (None, "m-0123abc")
     for bad in ("models:/name/1", "runs:/abc", "s3://b/k", ""):
-        with pytest.raises(InvalidRegistrationInput):
+        with pytest.raises(InvalidInputError):
             parse_model_uri(bad)
 
 
@@ -211,7 +211,7 @@ def test_insecure_tls_is_read_as_a_boolean(monkeypatch: pytest.MonkeyPatch, valu
 
 def test_every_bad_connection_field_is_named_without_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     conn = {"conn_type": "mlflow", "password": TOKEN, "extra": {"scheme": "ftp", "insecure_tls": "maybe"}}
-    with pytest.raises(InvalidMLflowConnection) as exc:
+    with pytest.raises(InvalidConfigurationError) as exc:
         _ = hook_for(monkeypatch, conn).tracking_uri
     assert exc.value.fields == ["extra.scheme", "extra.insecure_tls"]
     assert TOKEN not in str(exc.value)
@@ -219,6 +219,6 @@ def test_every_bad_connection_field_is_named_without_the_secret(monkeypatch: pyt
 
 
 def test_undefined_connection_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(InvalidMLflowConnection) as exc:
+    with pytest.raises(InvalidConfigurationError) as exc:
         _ = MLflowHook(mlflow_conn_id="no_such_mlflow_conn").tracking_uri
     assert exc.value.fields == ["mlflow_conn_id"]

@@ -9,10 +9,9 @@ import sys
 import pytest
 
 from airflow_provider_hokusai.exceptions import (
-    InvalidQueueConfiguration,
+    HokusaiPermanentError,
+    InvalidConfigurationError,
     InvalidQueueMessage,
-    QueueConnectionTypeError,
-    QueuePermanentError,
 )
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.hooks.redis import RedisQueueHook, hash_tag
@@ -40,12 +39,12 @@ def test_factory_follows_the_connection_type(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_unknown_connection_type_names_the_id_and_the_type(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_Q_PG", "postgres://u:secret-pw@h:5432/db")
-    with pytest.raises(QueueConnectionTypeError) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         get_queue_hook("q_pg")
     assert "'q_pg'" in str(info.value) and "'postgres'" in str(info.value)
     assert "secret-pw" not in str(info.value)
-    assert isinstance(info.value, QueuePermanentError)
-    with pytest.raises(InvalidQueueConfiguration) as empty:
+    assert isinstance(info.value, HokusaiPermanentError)
+    with pytest.raises(InvalidConfigurationError) as empty:
         get_queue_hook(" ")
     assert empty.value.fields == ["queue_conn_id"]
 
@@ -71,7 +70,7 @@ def test_constructors_do_no_io() -> None:
     ],
 )
 def test_bad_hook_arguments_name_the_field(kwargs: dict[str, object], field: str) -> None:
-    with pytest.raises(InvalidQueueConfiguration) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         RedisQueueHook(redis_conn_id="x", **kwargs)  # type: ignore[arg-type]
     assert info.value.fields == [field]
 
@@ -120,7 +119,7 @@ def test_redis_bad_extras_name_every_field(monkeypatch: pytest.MonkeyPatch) -> N
         "bad",
         extra={"db": -1, "cluster": True, "health_check_interval": "often", "queue": "", "socket_timeout": "soon"},
     )
-    with pytest.raises(InvalidQueueConfiguration) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         _ = RedisQueueHook(redis_conn_id="bad").settings
     assert sorted(info.value.fields) == [
         "extra.cluster",
@@ -130,7 +129,7 @@ def test_redis_bad_extras_name_every_field(monkeypatch: pytest.MonkeyPatch) -> N
         "extra.socket_timeout",
     ]
     redis_conn(monkeypatch, "bad2", extra={"socket_timeout": "soon"})
-    with pytest.raises(InvalidQueueConfiguration) as timeout:
+    with pytest.raises(InvalidConfigurationError) as timeout:
         _ = RedisQueueHook(redis_conn_id="bad2").settings
     assert timeout.value.fields == ["extra.socket_timeout"]
 

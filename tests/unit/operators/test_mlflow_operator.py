@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_hokusai.exceptions import (
     HokusaiPermanentError,
     HokusaiRetryableError,
-    InvalidRegistrationInput,
+    InvalidInputError,
     ModelRegistrationError,
     ModelRegistrationTimeout,
 )
@@ -81,14 +81,14 @@ def test_direction_and_improvement_are_recomputed_not_trusted() -> None:
     ],
 )
 def test_bad_evidence_names_its_field(overrides: dict[str, Any], fields: set[str]) -> None:
-    with pytest.raises(InvalidRegistrationInput) as exc:
+    with pytest.raises(InvalidInputError) as exc:
         operator(evidence={**EVIDENCE, **overrides}).registration()
     assert set(exc.value.fields) == fields
 
 
 def test_missing_evidence_keys_are_named() -> None:
     evidence = {k: v for k, v in EVIDENCE.items() if k not in ("run_id", "current_value")}
-    with pytest.raises(InvalidRegistrationInput) as exc:
+    with pytest.raises(InvalidInputError) as exc:
         operator(evidence=evidence).registration()
     assert set(exc.value.fields) == {"evidence.run_id", "evidence.current_value"}
 
@@ -106,19 +106,19 @@ def test_missing_evidence_keys_are_named() -> None:
     ],
 )
 def test_each_bad_argument_is_named(kwargs: dict[str, Any], field: str) -> None:
-    with pytest.raises(InvalidRegistrationInput) as exc:
+    with pytest.raises(InvalidInputError) as exc:
         operator(**kwargs).registration()
     assert exc.value.fields == [field]
 
 
 def test_too_long_tag_values_are_refused() -> None:
-    with pytest.raises(InvalidRegistrationInput) as exc:
+    with pytest.raises(InvalidInputError) as exc:
         operator(evidence={**EVIDENCE, "experiment_name": "e" * 2000}).registration().version_tags()
     assert exc.value.fields == [tags.EXPERIMENT_NAME]
 
 
 def test_validate_reports_every_problem_at_once() -> None:
-    with pytest.raises(InvalidRegistrationInput) as exc:
+    with pytest.raises(InvalidInputError) as exc:
         operator(
             token_symbol="bad symbol",
             contributor_address="nope",
@@ -133,7 +133,7 @@ def test_parse_evidence_accepts_dict_json_and_repr() -> None:
     assert parse_evidence(EVIDENCE) == EVIDENCE
     assert parse_evidence(json.dumps(EVIDENCE)) == EVIDENCE
     assert parse_evidence(repr(EVIDENCE)) == EVIDENCE
-    with pytest.raises(InvalidRegistrationInput):
+    with pytest.raises(InvalidInputError):
         parse_evidence("[1, 2]")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_hokusai.exceptions import InvalidHealthConfiguration, InvalidInputError
+from airflow_provider_hokusai.exceptions import InvalidConfigurationError, InvalidInputError
 from airflow_provider_hokusai.plugins._health_app import (
     create_app,
     describe_target,
@@ -114,7 +114,7 @@ def test_settings_take_typed_values() -> None:
 
 @pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf", "61", "three", 0, -2.5])
 def test_settings_reject_bad_timeout(timeout: object) -> None:
-    with pytest.raises(InvalidHealthConfiguration) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         HealthSettings.from_options({"health_queue_conn_ids": "q", "health_timeout_seconds": timeout})
     assert info.value.fields == ["health_timeout_seconds"]
     assert "> 0 and <= 60" in str(info.value)
@@ -140,7 +140,7 @@ def test_settings_name_every_bad_option() -> None:
 
 
 def test_settings_refuse_unknown_options() -> None:
-    with pytest.raises(InvalidHealthConfiguration) as info:
+    with pytest.raises(InvalidConfigurationError) as info:
         HealthSettings.from_options({"health_timeout": "3"})
     assert info.value.fields == ["health_timeout"]
 
