@@ -8,6 +8,8 @@ from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.queue.connection_types import queue_connection_types
 from airflow_provider_hokusai.registry.connection import provider_connection_type
 
+__all__ = ["get_provider_info"]
+
 
 def get_provider_info() -> dict[str, Any]:
     """

@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
+__all__ = ["MODEL_VERSION_URL_XCOM_KEY", "MLflowModelVersionLink"]
+
 #: XCom key under which operators push the MLflow UI URL of the model version they worked on.
 MODEL_VERSION_URL_XCOM_KEY = "model_version_url"
 

@@ -17,6 +17,8 @@ from airflow_provider_hokusai.utils.metrics import DEADLINE_MISSED, TASK_FAILED
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+__all__ = ["HokusaiFailureNotifier", "hokusai_deadline_missed"]
+
 log = logging.getLogger(__name__)
 
 

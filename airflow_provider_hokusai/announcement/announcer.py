@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
+__all__ = ["AnnouncementResult", "ModelReadyAnnouncer", "VersionRef", "message_from_version_tags"]
+
 log = logging.getLogger(__name__)
 
 # MLflow caps tag values at 5000 characters (8000 on newer servers); reasons are kept well below either.

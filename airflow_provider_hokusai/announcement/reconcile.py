@@ -29,6 +29,8 @@ from airflow_provider_hokusai.utils.metrics import (
 if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
+__all__ = ["backfill_pending", "find_unannounced", "reconcile"]
+
 log = logging.getLogger(__name__)
 
 

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+__all__ = ["build_parser", "main", "resolve_connections"]
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hokusai-reconcile", description=__doc__.splitlines()[0])

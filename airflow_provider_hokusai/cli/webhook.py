@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+__all__ = ["build_parser", "main"]
+
 DEFAULT_NAME = "hokusai-registry-events"
 #: Event used for the test delivery: verified by the receiver, then answered 202 (MLflow's example tag is not a
 #: candidate tag), so the test records no asset event.

@@ -21,6 +21,8 @@ from airflow_provider_hokusai.queue.connection_types import (
     SQS_HOOK_NAME,
 )
 
+__all__ = ["HokusaiRedisQueueHook", "HokusaiSqsQueueHook"]
+
 
 class HokusaiRedisQueueHook(RedisQueueHook):
     """:class:`~airflow_provider_hokusai.hooks.redis.RedisQueueHook` for a ``hokusai_redis`` connection."""

@@ -33,6 +33,8 @@ from airflow_provider_hokusai.utils.redaction import describe
 if TYPE_CHECKING:
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 
+__all__ = ["DEDUP_PUSH_LUA", "RedisQueueHook", "hash_tag"]
+
 
 # One atomic server-side step, so a retry after a lost reply never pushes twice: SET NX claims the message id (its
 # value is when it was first enqueued, its TTL the dedup window), and only a claim that succeeds pushes; a duplicate

@@ -34,6 +34,8 @@ from airflow_provider_hokusai.utils.validation import validate
 if TYPE_CHECKING:
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 
+__all__ = ["SqsQueueHook"]
+
 MAX_BATCH_ENTRIES = 10  # SendMessageBatch's limit
 # Timeouts unless the connection's config_kwargs set them: a publish should fail fast and let botocore retry.
 DEFAULT_CONNECT_TIMEOUT = 5

@@ -18,6 +18,16 @@ from collections.abc import Callable
 
 from airflow_provider_hokusai.exceptions import InvalidModelReadyMessage
 
+__all__ = [
+    "JS_WHITESPACE",
+    "MAX_SAFE_INTEGER",
+    "NOT_BLANK_PATTERN",
+    "SAFE_NUMBER_RULE",
+    "deployer_text",
+    "is_blank",
+    "parse_tag_number",
+]
+
 #: ``Number.MAX_SAFE_INTEGER``: the largest number ``Joi.number()`` accepts without ``unsafe()``.
 MAX_SAFE_INTEGER = 2**53 - 1
 #: ECMAScript WhiteSpace and LineTerminator code points (ECMA-262 §12.2, §12.3): what ``trim()`` removes.

@@ -36,6 +36,21 @@ from airflow_provider_hokusai.messages.limits import (
 )
 from airflow_provider_hokusai.utils.validation import field_errors
 
+__all__ = [
+    "CONTRIBUTOR_ADDRESS_PATTERN",
+    "MAX_NAME_LENGTH",
+    "MAX_TAGS",
+    "MAX_TAG_VALUE_LENGTH",
+    "MESSAGE_ID_TAG",
+    "MESSAGE_TYPE",
+    "MESSAGE_VERSION",
+    "TOKEN_SYMBOL_PATTERN",
+    "ModelReadyToDeployMessage",
+    "build_model_ready_message",
+    "message_id_for",
+    "utc_now_timestamp",
+]
+
 MESSAGE_TYPE = "model_ready_to_deploy"
 MESSAGE_VERSION = "1.0"
 TOKEN_SYMBOL_PATTERN = r"^[A-Z0-9-]{1,10}$"

@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+__all__ = ["SCHEMA_PATH", "load_schema", "render_schema"]
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "model_ready_to_deploy.v1.json"
 
 

@@ -29,6 +29,8 @@ from airflow_provider_hokusai.utils.validation import validate
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+__all__ = ["RegisterModelOperator", "parse_evidence", "provenance_tags"]
+
 # MLflow refuses these alias names: "latest" and version-like "v<digits>" are reserved.
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_hokusai.queue.retry import RetryPolicy
 
+__all__ = ["PublishModelReadyOperator", "ReconcileAnnouncementsOperator"]
+
 
 class _AnnouncingOperator(BaseOperator):
     """What both announcing operators share: the two hooks and the announcer built from them."""

@@ -21,6 +21,8 @@ from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
 from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings, summarize
 from airflow_provider_hokusai.utils.redaction import mask_connection
 
+__all__ = ["create_app", "describe_target", "prepare_connection"]
+
 _bearer = HTTPBearer(auto_error=False, description="An Airflow API token, when [hokusai] health_require_auth is on.")
 
 

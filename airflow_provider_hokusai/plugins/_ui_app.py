@@ -33,6 +33,8 @@ from airflow_provider_hokusai.plugins.ui_reader import RegistryReader
 from airflow_provider_hokusai.plugins.ui_rows import ORDER_BY, VersionQuery, page_body, search_filter
 from airflow_provider_hokusai.utils.redaction import redact_text
 
+__all__ = ["Allowed", "actions", "create_app", "models", "page", "refused", "static", "static_file", "versions"]
+
 STATIC_PACKAGE = "airflow_provider_hokusai.plugins"
 STATIC_DIR = "ui_static"
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}

@@ -38,6 +38,8 @@ from airflow_provider_hokusai.registry.events import (
     verify_delivery,
 )
 
+__all__ = ["ReceiverUnavailable", "Recorder", "create_app"]
+
 log = logging.getLogger(__name__)
 
 Recorder = Callable[[RegistryEvent], int]

@@ -44,6 +44,19 @@ from airflow_provider_hokusai.utils.validation import validate
 if TYPE_CHECKING:
     from airflow_provider_hokusai.queue.receipts import QueueStatus
 
+__all__ = [
+    "CONFIG_SECTION",
+    "FASTAPI_APP",
+    "MAX_ERROR_CHARS",
+    "URL_PREFIX",
+    "HealthChecker",
+    "HealthSettings",
+    "app",
+    "queue_entry",
+    "redact_text",
+    "summarize",
+]
+
 CONFIG_SECTION = "hokusai"
 URL_PREFIX = "/hokusai"
 DEFAULT_TIMEOUT_SECONDS = 3.0

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.types import Receive, Scope, Send
 
+__all__ = ["LazyApp"]
+
 
 class LazyApp:
     """

@@ -29,6 +29,8 @@ from airflow_provider_hokusai.plugins.lazy import LazyApp
 if TYPE_CHECKING:
     pass
 
+__all__ = ["CONFIG_SECTION", "EXTERNAL_VIEW", "FASTAPI_APP", "URL_PREFIX", "UiSettings", "app"]
+
 CONFIG_SECTION = "hokusai"
 URL_PREFIX = "/hokusai/ui"
 DEFAULTS = {

@@ -23,6 +23,8 @@ from airflow_provider_hokusai.utils.redaction import describe
 if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
+__all__ = ["CALL_TIMEOUT_SECONDS", "RegistryReader"]
+
 #: Upper bound of one registry call made for a page, in seconds.
 CALL_TIMEOUT_SECONDS = 10.0
 VERSIONS_SEARCH = "/api/2.0/mlflow/model-versions/search"

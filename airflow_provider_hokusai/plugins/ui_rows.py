@@ -28,6 +28,17 @@ from airflow_provider_hokusai.registry import tags as t
 from airflow_provider_hokusai.registry.syntax import filter_literal
 from airflow_provider_hokusai.utils.redaction import redact_text
 
+__all__ = [
+    "ORDER_BY",
+    "RegistryVersion",
+    "VersionPage",
+    "VersionQuery",
+    "page_body",
+    "search_filter",
+    "task_path",
+    "version_row",
+]
+
 #: Newest first; name and version break ties so that MLflow's offset page tokens are stable.
 ORDER_BY = ("creation_timestamp DESC", "name ASC", "version_number DESC")
 DEFAULT_PAGE_SIZE = 50

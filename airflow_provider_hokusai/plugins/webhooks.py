@@ -25,6 +25,8 @@ from airflow_provider_hokusai.plugins.lazy import LazyApp
 if TYPE_CHECKING:
     pass
 
+__all__ = ["FASTAPI_APP", "ROUTE", "URL_PREFIX", "app"]
+
 URL_PREFIX = "/hokusai/webhooks"
 ROUTE = "/mlflow"
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_hokusai.queue.settings import RedisQueueSettings
 
+__all__ = ["CALL_TIMEOUT_SECONDS", "bounded_redis", "bounded_sqs_client"]
+
 #: Upper bound of one network call of a test (connect, or wait for an answer), in seconds.
 CALL_TIMEOUT_SECONDS = 5.0
 #: botocore's connect timeout for a test; the read timeout is :data:`CALL_TIMEOUT_SECONDS`.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["REDIS_CONN_TYPE", "REDIS_HOOK_NAME", "SQS_CONN_TYPE", "SQS_HOOK_NAME", "queue_connection_types"]
+
 REDIS_CONN_TYPE = "hokusai_redis"
 SQS_CONN_TYPE = "hokusai_sqs"
 REDIS_HOOK_NAME = "Hokusai queue (Redis)"

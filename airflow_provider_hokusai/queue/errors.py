@@ -17,6 +17,8 @@ from airflow_provider_hokusai.exceptions import (
 )
 from airflow_provider_hokusai.utils.redaction import describe
 
+__all__ = ["REDIS_ACCESS", "REDIS_RETRYABLE", "redis_error", "sqs_attempts", "sqs_entry_error", "sqs_error"]
+
 SQS_NOT_FOUND_CODES = frozenset(
     {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue", "QueueDeletedRecently"}
 )

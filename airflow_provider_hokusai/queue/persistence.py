@@ -20,6 +20,8 @@ from typing import Any
 
 from airflow_provider_hokusai.utils.redaction import describe
 
+__all__ = ["APPENDFSYNC_NO", "APPENDONLY_OFF", "CONFIG_PATTERN", "persistence_warning"]
+
 #: Read in the status pipeline: a pattern, so that Redis 6 (one parameter per CONFIG GET) answers both.
 CONFIG_PATTERN = "append*"
 APPENDONLY_OFF = (

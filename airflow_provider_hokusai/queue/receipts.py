@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 from airflow_provider_hokusai.registry import tags as t
 
+__all__ = ["PublishReceipt", "QueueStatus", "Sent", "elapsed_ms", "receipt_from_tags", "receipt_tags"]
+
 
 @dataclass(frozen=True)
 class PublishReceipt:

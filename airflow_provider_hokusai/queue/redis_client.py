@@ -19,6 +19,8 @@ from airflow_provider_hokusai.queue.errors import REDIS_ACCESS, REDIS_RETRYABLE
 from airflow_provider_hokusai.queue.retry import RetryPolicy
 from airflow_provider_hokusai.queue.settings import RedisQueueSettings
 
+__all__ = ["CountingRetry", "close_shared_pools", "shared_pool"]
+
 T = TypeVar("T")
 
 _POOLS: dict[str, tuple[str, redis.ConnectionPool]] = {}

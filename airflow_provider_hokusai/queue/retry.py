@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from redis.backoff import AbstractBackoff
     from redis.retry import Retry
 
+__all__ = ["RetryPolicy"]
+
 MAX_ATTEMPTS = 20
 #: botocore's standard mode waits ``uniform(0, 1) * 2**(retry - 1)`` seconds, at most 20, before a retry.
 BOTOCORE_MAX_BACKOFF = 20.0

@@ -17,6 +17,18 @@ from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.queue.retry import RetryPolicy
 from airflow_provider_hokusai.utils.validation import validate
 
+__all__ = [
+    "DEFAULT_DEAD_LETTER_QUEUE",
+    "DEFAULT_PROCESSING_QUEUE",
+    "DEFAULT_QUEUE",
+    "REDIS_CONN_TYPES",
+    "SQS_CONN_TYPES",
+    "QueueExtra",
+    "QueueHookArgs",
+    "RedisQueueExtra",
+    "RedisQueueSettings",
+]
+
 #: How long a dedup marker lives unless the connection (``dedup_ttl_seconds``) or the hook says otherwise.
 DEFAULT_DEDUP_TTL_SECONDS = 7 * 24 * 3600
 #: SQS's limit on a message (body plus attributes); also the Redis hook's default, so both refuse the same messages.

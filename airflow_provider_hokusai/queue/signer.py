@@ -28,6 +28,8 @@ from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.signing import SigningKey, signature_tags, with_signature
 from airflow_provider_hokusai.utils.validation import validate
 
+__all__ = ["QueueSigner", "load_signing_key", "queue_signing_key", "queue_verification_keys", "signing_extra"]
+
 SIGNING_CONN_IDS_EXTRA = "signing_conn_ids"
 SIGNATURE_REQUIRED_EXTRA = "signature_required"
 

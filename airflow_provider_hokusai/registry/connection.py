@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.utils.rest_utils import MlflowHostCreds
 
+__all__ = [
+    "REMOTE_SCHEMES",
+    "MLflowExtra",
+    "MLflowSettings",
+    "Text",
+    "provider_connection_type",
+    "redact_uri",
+    "ui_field_behaviour",
+]
+
 CONN_TYPE = "mlflow"
 REMOTE_SCHEMES = ("http", "https")
 

@@ -28,6 +28,23 @@ from airflow_provider_hokusai.exceptions import (
 )
 from airflow_provider_hokusai.registry import tags as t
 
+__all__ = [
+    "DEFAULT_CONN_ID",
+    "DELIVERY_ID_HEADER",
+    "MAX_BODY_BYTES",
+    "MODEL_VERSION_ASSET",
+    "SIGNATURE_HEADER",
+    "SUBSCRIBED_EVENTS",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE_SECONDS",
+    "RegistryEvent",
+    "load_webhook_secrets",
+    "secrets_from",
+    "sign",
+    "verify_delivery",
+    "verify_signature",
+]
+
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
 DELIVERY_ID_HEADER = "X-MLflow-Delivery-Id"

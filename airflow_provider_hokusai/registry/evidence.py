@@ -16,6 +16,8 @@ from airflow_provider_hokusai.messages.model_ready import MAX_TAG_VALUE_LENGTH
 from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags
 
+__all__ = ["evidence_tags", "with_pending_mark"]
+
 
 def evidence_tags(
     evidence: BaselineEvidence, *, token_symbol: str, model_id: str, contributor_address: str | None = None

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from airflow_provider_hokusai.exceptions import InvalidInputError
 
+__all__ = ["LOGGED_MODEL_URI", "RUNS_URI", "ModelSource", "filter_literal", "parse_model_uri"]
+
 RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
 LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[A-Za-z0-9]+)/?$")
 

@@ -7,6 +7,38 @@ are the existing Hokusai platform's and must not change.
 
 from __future__ import annotations
 
+__all__ = [
+    "AIRFLOW_DAG_ID",
+    "AIRFLOW_RUN_ID",
+    "AIRFLOW_TASK_ID",
+    "ANNOUNCED_AT",
+    "ANNOUNCEMENT_BACKEND",
+    "ANNOUNCEMENT_BROKER_ID",
+    "ANNOUNCEMENT_ERROR",
+    "ANNOUNCEMENT_FAILED",
+    "ANNOUNCEMENT_MESSAGE_ID",
+    "ANNOUNCEMENT_PENDING",
+    "ANNOUNCEMENT_PUBLISHED",
+    "ANNOUNCEMENT_QUEUE",
+    "ANNOUNCEMENT_STATUS",
+    "BENCHMARK_METRIC",
+    "BENCHMARK_VALUE",
+    "CONTRIBUTOR_ADDRESS",
+    "CURRENT_VALUE",
+    "DIRECTION",
+    "EXPERIMENT_NAME",
+    "IMPROVEMENT_PERCENTAGE",
+    "MAX_REASON_CHARS",
+    "MODEL_ID",
+    "RUN_ID",
+    "STATUS",
+    "STATUS_FAILED",
+    "STATUS_VALIDATED",
+    "TOKEN_ID",
+    "UNANNOUNCED_STATUSES",
+    "VALIDATION_ERROR",
+]
+
 # Backward-compatible names from the existing platform.
 TOKEN_ID = "hokusai_token_id"
 BENCHMARK_METRIC = "benchmark_metric"

@@ -26,6 +26,8 @@ from airflow_provider_hokusai.utils.validation import validate
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+__all__ = ["MLflowBaselineSensor"]
+
 
 class MLflowBaselineSensor(BaseSensorOperator):
     """

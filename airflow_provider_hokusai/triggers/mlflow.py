@@ -24,6 +24,8 @@ from airflow_provider_hokusai.gate.check import check_baseline
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.utils.validation import validate
 
+__all__ = ["LOOK_THREADS", "MLflowBaselineTrigger"]
+
 #: Threads lent to the looks of every MLflowBaselineTrigger of one triggerer process, together. A look waits on
 #: MLflow, so a few threads serve hundreds of gates; the bound keeps a fleet of gates from flooding the MLflow server
 #: and leaves the event loop's default executor (6 threads on 2 cores) to the triggerer and other triggers.

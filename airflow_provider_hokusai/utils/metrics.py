@@ -11,6 +11,27 @@ import re
 
 from airflow.sdk.observability.stats import Stats
 
+__all__ = [
+    "ALL_METRICS",
+    "BASELINE_FAILED",
+    "BASELINE_PASSED",
+    "DEADLINE_MISSED",
+    "QUEUE_DUPLICATE",
+    "QUEUE_FAILED",
+    "QUEUE_PUBLISHED",
+    "QUEUE_PUBLISH_DURATION",
+    "QUEUE_RETRIED",
+    "RECONCILE_FAILED",
+    "RECONCILE_FOUND",
+    "RECONCILE_PUBLISHED",
+    "RECONCILE_TRUNCATED",
+    "TASK_FAILED",
+    "metric_tag_value",
+    "queue_tags",
+    "record_publish",
+    "record_publish_failure",
+]
+
 PREFIX = "hokusai"
 
 #: Counter: messages the broker accepted (new ones, not duplicates).

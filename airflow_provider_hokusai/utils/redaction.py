@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+__all__ = ["describe", "mask_connection", "mask_secrets", "redact_text"]
+
 # scheme://user:password@host -> scheme://***@host
 _URI_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 # password=..., X-Amz-Signature=..., aws_secret_access_key=... in query strings, reprs and messages.

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from airflow_provider_hokusai.exceptions import InvalidInputError
 
+__all__ = ["field_errors", "validate"]
+
 M = TypeVar("M", bound=BaseModel)
 
 
