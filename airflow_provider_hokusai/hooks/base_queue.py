@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from airflow_provider_hokusai.queue.signer import QueueSigner
 
 
-__all__ = ["ModelReadyQueueHook", "get_connection", "message_attributes"]
+__all__ = ["ModelReadyQueueHook", "message_attributes"]
 
 
 class ModelReadyQueueHook(BaseHook, abc.ABC):
@@ -259,20 +259,3 @@ class ModelReadyQueueHook(BaseHook, abc.ABC):
 def message_attributes(message: ModelReadyToDeployMessage) -> dict[str, str]:
     """The attributes every message carries beside its body where the broker has them: its id, type and version."""
     return {"message_id": message.message_id, "message_type": MESSAGE_TYPE, "message_version": MESSAGE_VERSION}
-
-
-def get_connection(conn_id: str, field: str) -> Any:
-    """
-    The Airflow connection ``conn_id``, as the hooks see it (env vars, secrets backends, metadata DB in a task).
-
-    :param field: The argument that named it, for the error.
-    :raises InvalidConfigurationError: no such connection (a typed, permanent error: retrying cannot define it).
-    """
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise InvalidConfigurationError(
-            [(field, f"connection {conn_id!r} is not defined")], subject="queue configuration"
-        ) from None

@@ -14,7 +14,6 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook
 
 from airflow_provider_hokusai.exceptions import (
-    InvalidConfigurationError,
     ModelRegistrationError,
     ModelRegistrationTimeout,
 )
@@ -29,6 +28,7 @@ from airflow_provider_hokusai.registry.syntax import (
     filter_literal,
     parse_model_uri,
 )
+from airflow_provider_hokusai.utils.connections import connection
 from airflow_provider_hokusai.utils.redaction import describe, mask_connection
 
 if TYPE_CHECKING:
@@ -70,14 +70,7 @@ class MLflowHook(BaseHook):
     @cached_property
     def settings(self) -> MLflowSettings:
         """The connection, read once; :class:`InvalidConfigurationError` when it is missing or breaks a rule."""
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            conn = self.get_connection(self.mlflow_conn_id)
-        except AirflowNotFoundException:
-            raise InvalidConfigurationError(
-                [("mlflow_conn_id", f"connection {self.mlflow_conn_id!r} is not defined")], subject="mlflow connection"
-            ) from None
+        conn = connection(self.mlflow_conn_id, "mlflow_conn_id", "mlflow connection")
         # Error texts of MLflow's client quote the URI it called, credentials included when written into it.
         mask_connection(conn)
         return MLflowSettings.of(conn)

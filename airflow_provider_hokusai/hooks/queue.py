@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_hokusai.exceptions import InvalidConfigurationError
-from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook, get_connection
+from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook
 from airflow_provider_hokusai.queue.receipts import PublishReceipt, QueueStatus
 from airflow_provider_hokusai.queue.retry import RetryPolicy
 from airflow_provider_hokusai.queue.settings import REDIS_CONN_TYPES, SQS_CONN_TYPES
+from airflow_provider_hokusai.utils.connections import connection
 
 __all__ = ["ModelReadyQueueHook", "PublishReceipt", "QueueStatus", "get_queue_hook"]
 
@@ -42,7 +43,7 @@ def get_queue_hook(
         raise InvalidConfigurationError(
             [("queue_conn_id", "must be a non-empty connection id")], subject="queue configuration"
         )
-    conn_type = (get_connection(queue_conn_id, "queue_conn_id").conn_type or "").lower()
+    conn_type = (connection(queue_conn_id, "queue_conn_id", "queue configuration").conn_type or "").lower()
     options: dict[str, Any] = {"queue_name": queue_name, "retry": retry, "dedup_ttl_seconds": dedup_ttl_seconds}
     if conn_type in REDIS_CONN_TYPES:
         from airflow_provider_hokusai.hooks.redis import RedisQueueHook

@@ -19,7 +19,7 @@ import redis
 from redis import exceptions as rex
 
 from airflow_provider_hokusai.exceptions import HokusaiError
-from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook, get_connection
+from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook
 from airflow_provider_hokusai.queue.errors import redis_error
 from airflow_provider_hokusai.queue.receipts import QueueStatus, Sent, elapsed_ms
 from airflow_provider_hokusai.queue.redis_client import CountingRetry, shared_pool
@@ -28,6 +28,7 @@ from airflow_provider_hokusai.queue.settings import (
     RedisQueueExtra,
     RedisQueueSettings,
 )
+from airflow_provider_hokusai.utils.connections import connection
 from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class RedisQueueHook(ModelReadyQueueHook):
     @cached_property
     def settings(self) -> RedisQueueSettings:
         """The validated connection settings."""
-        return RedisQueueSettings.of(get_connection(self.redis_conn_id, "redis_conn_id"))
+        return RedisQueueSettings.of(connection(self.redis_conn_id, "redis_conn_id", "queue configuration"))
 
     @property
     def extra(self) -> RedisQueueExtra:

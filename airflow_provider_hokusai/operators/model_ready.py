@@ -95,24 +95,12 @@ class PublishModelReadyOperator(_AnnouncingOperator):
         *,
         model_name: str,
         model_version: str | int,
-        queue_conn_id: str,
-        queue_name: str | None = None,
         model_id: str | None = None,
         contributor_address: str | None = None,
         extra_tags: Mapping[str, str] | None = None,
-        mlflow_conn_id: str = "mlflow_default",
-        dedup_ttl_seconds: int | None = None,
-        publish_retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            queue_conn_id=queue_conn_id,
-            queue_name=queue_name,
-            mlflow_conn_id=mlflow_conn_id,
-            dedup_ttl_seconds=dedup_ttl_seconds,
-            publish_retry=publish_retry,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self.model_name = model_name
         self.model_version = model_version
         self.model_id = model_id
@@ -165,24 +153,12 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
     def __init__(
         self,
         *,
-        queue_conn_id: str,
-        queue_name: str | None = None,
         registered_model_name: str | None = None,
         max_versions: int | str = 1000,
         fail_on_error: bool = True,
-        mlflow_conn_id: str = "mlflow_default",
-        dedup_ttl_seconds: int | None = None,
-        publish_retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            queue_conn_id=queue_conn_id,
-            queue_name=queue_name,
-            mlflow_conn_id=mlflow_conn_id,
-            dedup_ttl_seconds=dedup_ttl_seconds,
-            publish_retry=publish_retry,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self.registered_model_name = registered_model_name
         self.max_versions = max_versions
         self.fail_on_error = fail_on_error

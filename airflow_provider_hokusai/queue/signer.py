@@ -26,6 +26,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.signing import SigningKey, signature_tags, with_signature
+from airflow_provider_hokusai.utils.connections import connection
 from airflow_provider_hokusai.utils.validation import validate
 
 __all__ = ["QueueSigner", "load_signing_key", "queue_signing_key", "queue_verification_keys", "signing_extra"]
@@ -68,18 +69,6 @@ def signing_extra(extra: Mapping[str, Any]) -> SigningExtra:
     )
 
 
-def _connection(conn_id: str, field: str) -> Any:
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise InvalidConfigurationError(
-            [(field, f"connection {conn_id!r} is not defined")], subject="signing key"
-        ) from None
-
-
 def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey:
     """
     The key held by the connection ``conn_id``: password = secret, login (or the connection id) = key id.
@@ -90,7 +79,7 @@ def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey
     """
     from airflow_provider_hokusai.utils.redaction import mask_connection
 
-    conn = _connection(conn_id, field)
+    conn = connection(conn_id, field, "signing key")
     secret = conn.password or ""
     # Before validation: a rule broken further down must not leave the secret unmasked for a later log line. The
     # URL-quoted forms are registered too (a base64 secret has "/" and "+").

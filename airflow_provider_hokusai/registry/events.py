@@ -265,17 +265,10 @@ def load_webhook_secrets(conn_id: str = DEFAULT_CONN_ID) -> list[str]:
 
     :raises InvalidConfigurationError: the connection is not defined or holds no usable secret.
     """
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
+    from airflow_provider_hokusai.utils.connections import connection
     from airflow_provider_hokusai.utils.redaction import mask_connection, mask_secrets
 
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise InvalidConfigurationError(
-            [(conn_id, "connection is not defined")], subject="MLflow webhook secret configuration"
-        ) from None
+    conn = connection(conn_id, conn_id, "MLflow webhook secret configuration")
     mask_connection(conn)
     extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
     secrets = secrets_from(conn.password, extra, conn_id)

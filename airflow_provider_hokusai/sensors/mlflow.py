@@ -42,10 +42,9 @@ class MLflowBaselineSensor(BaseSensorOperator):
     Outcomes: keeps waiting while the run is RUNNING or SCHEDULED (or not created yet). Succeeds when it
     FINISHED and beat the baseline, returning (XCom) the
     :class:`~airflow_provider_hokusai.gate.baseline.BaselineEvidence` as a dict. Fails at once, without retries, with
-    the exception of its :class:`~airflow_provider_hokusai.gate.baseline.FailureKind`:
-    :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, ``BaselineNotMetError`` (FAILED/KILLED),
-    ``BaselineNotMetError`` (absent or non-finite), ``BaselineNotMetError`` or ``BaselineNotMetError``
-    (values that cannot be compared). Each decision is counted once in ``hokusai.baseline.passed`` /
+    :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, whose ``kind`` is the
+    :class:`~airflow_provider_hokusai.gate.baseline.FailureKind` (baseline not met, run FAILED/KILLED, metric absent
+    or non-finite, no baseline, values that cannot be compared). Each decision is counted once in ``hokusai.baseline.passed`` /
     ``hokusai.baseline.failed`` (``reason`` is the failure kind); waiting and infrastructure errors are not.
 
     Works in ``poke`` and ``reschedule`` modes, and with ``deferrable=True`` waits in the triggerer through
