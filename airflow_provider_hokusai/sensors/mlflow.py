@@ -44,8 +44,9 @@ class MLflowBaselineSensor(BaseSensorOperator):
     :class:`~airflow_provider_hokusai.gate.baseline.BaselineEvidence` as a dict. Fails at once, without retries, with
     :class:`~airflow_provider_hokusai.exceptions.BaselineNotMetError`, whose ``kind`` is the
     :class:`~airflow_provider_hokusai.gate.baseline.FailureKind` (baseline not met, run FAILED/KILLED, metric absent
-    or non-finite, no baseline, values that cannot be compared). Each decision is counted once in ``hokusai.baseline.passed`` /
-    ``hokusai.baseline.failed`` (``reason`` is the failure kind); waiting and infrastructure errors are not.
+    or non-finite, no baseline, values that cannot be compared). Each decision is counted once in
+    ``hokusai.baseline.passed`` / ``hokusai.baseline.failed`` (``reason`` is the failure kind); waiting and
+    infrastructure errors are not.
 
     Works in ``poke`` and ``reschedule`` modes, and with ``deferrable=True`` waits in the triggerer through
     :class:`~airflow_provider_hokusai.triggers.mlflow.MLflowBaselineTrigger`, polling every ``poke_interval``.
