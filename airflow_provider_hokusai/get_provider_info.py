@@ -43,7 +43,6 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_hokusai.hooks.base_queue",
                     "airflow_provider_hokusai.hooks.redis",
                     "airflow_provider_hokusai.hooks.sqs",
-                    "airflow_provider_hokusai.hooks.connection_types",
                 ],
             },
         ],

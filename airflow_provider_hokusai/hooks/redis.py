@@ -20,9 +20,10 @@ from redis import exceptions as rex
 
 from airflow_provider_hokusai.exceptions import HokusaiError
 from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook
-from airflow_provider_hokusai.queue.errors import redis_error
+from airflow_provider_hokusai.queue.connection_types import REDIS_CONN_TYPE, REDIS_HOOK_NAME
 from airflow_provider_hokusai.queue.receipts import QueueStatus, Sent, elapsed_ms
 from airflow_provider_hokusai.queue.redis_client import CountingRetry, shared_pool
+from airflow_provider_hokusai.queue.redis_errors import redis_error
 from airflow_provider_hokusai.queue.settings import (
     DEFAULT_QUEUE,
     RedisQueueExtra,
@@ -34,7 +35,7 @@ from airflow_provider_hokusai.utils.redaction import describe
 if TYPE_CHECKING:
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 
-__all__ = ["DEDUP_PUSH_LUA", "RedisQueueHook", "hash_tag"]
+__all__ = ["DEDUP_PUSH_LUA", "HokusaiRedisQueueHook", "RedisQueueHook", "hash_tag"]
 
 
 # One atomic server-side step, so a retry after a lost reply never pushes twice: SET NX claims the message id (its
@@ -257,3 +258,13 @@ class RedisQueueHook(ModelReadyQueueHook):
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class HokusaiRedisQueueHook(RedisQueueHook):
+    """
+    :class:`RedisQueueHook` for a ``hokusai_redis`` connection: the same connection, whose UI **Test** button runs
+    this hook's bounded ``test_connection`` (the official type's hook tests nothing useful for a queue).
+    """
+
+    conn_type = REDIS_CONN_TYPE
+    hook_name = REDIS_HOOK_NAME

@@ -25,16 +25,17 @@ from airflow_provider_hokusai.exceptions import (
     QueuePublishError,
 )
 from airflow_provider_hokusai.hooks.base_queue import ModelReadyQueueHook
-from airflow_provider_hokusai.queue.errors import sqs_attempts, sqs_entry_error, sqs_error
+from airflow_provider_hokusai.queue.connection_types import SQS_CONN_TYPE, SQS_HOOK_NAME
 from airflow_provider_hokusai.queue.receipts import QueueStatus, Sent, elapsed_ms
 from airflow_provider_hokusai.queue.settings import QueueExtra
+from airflow_provider_hokusai.queue.sqs_errors import sqs_attempts, sqs_entry_error, sqs_error
 from airflow_provider_hokusai.utils.redaction import describe
 from airflow_provider_hokusai.utils.validation import validate
 
 if TYPE_CHECKING:
     from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 
-__all__ = ["SqsQueueHook"]
+__all__ = ["HokusaiSqsQueueHook", "SqsQueueHook"]
 
 MAX_BATCH_ENTRIES = 10  # SendMessageBatch's limit
 # Timeouts unless the connection's config_kwargs set them: a publish should fail fast and let botocore retry.
@@ -276,3 +277,13 @@ class SqsQueueHook(ModelReadyQueueHook):
         kind = "FIFO" if attributes.get("FifoQueue") == "true" else "standard"
         depth = attributes.get("ApproximateNumberOfMessages", "?")
         return True, f"SQS {kind} queue {url} reachable; {depth} message(s) waiting"
+
+
+class HokusaiSqsQueueHook(SqsQueueHook):
+    """
+    :class:`SqsQueueHook` for a ``hokusai_sqs`` connection: the same connection, whose UI **Test** button runs
+    this hook's bounded ``test_connection`` (the official type's hook tests nothing useful for a queue).
+    """
+
+    conn_type = SQS_CONN_TYPE
+    hook_name = SQS_HOOK_NAME

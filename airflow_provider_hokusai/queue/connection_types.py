@@ -16,7 +16,6 @@ REDIS_CONN_TYPE = "hokusai_redis"
 SQS_CONN_TYPE = "hokusai_sqs"
 REDIS_HOOK_NAME = "Hokusai queue (Redis)"
 SQS_HOOK_NAME = "Hokusai queue (Amazon SQS)"
-HOOKS_MODULE = "airflow_provider_hokusai.hooks.connection_types"
 
 
 def _form(hidden: list[str], relabeling: dict[str, str], placeholders: dict[str, str]) -> dict[str, Any]:
@@ -27,7 +26,7 @@ def queue_connection_types() -> list[dict[str, Any]]:
     """The ``connection-types`` entries of ``get_provider_info`` for the two queue types."""
     return [
         {
-            "hook-class-name": f"{HOOKS_MODULE}.HokusaiRedisQueueHook",
+            "hook-class-name": "airflow_provider_hokusai.hooks.redis.HokusaiRedisQueueHook",
             "hook-name": REDIS_HOOK_NAME,
             "connection-type": REDIS_CONN_TYPE,
             "ui-field-behaviour": _form(
@@ -41,7 +40,7 @@ def queue_connection_types() -> list[dict[str, Any]]:
             ),
         },
         {
-            "hook-class-name": f"{HOOKS_MODULE}.HokusaiSqsQueueHook",
+            "hook-class-name": "airflow_provider_hokusai.hooks.sqs.HokusaiSqsQueueHook",
             "hook-name": SQS_HOOK_NAME,
             "connection-type": SQS_CONN_TYPE,
             "ui-field-behaviour": _form(

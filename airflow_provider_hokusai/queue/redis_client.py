@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import redis
 from redis.retry import Retry
 
-from airflow_provider_hokusai.queue.errors import REDIS_ACCESS, REDIS_RETRYABLE
+from airflow_provider_hokusai.queue.redis_errors import REDIS_ACCESS, REDIS_RETRYABLE
 from airflow_provider_hokusai.queue.retry import RetryPolicy
 from airflow_provider_hokusai.queue.settings import RedisQueueSettings
 

@@ -1,6 +1,6 @@
 """Which typed error an MLflow failure is, decided from what the client raised: pure functions, no I/O.
 
-The registry's counterpart of :mod:`airflow_provider_hokusai.queue.errors`: MLflow answers "no such model, version
+The registry's counterpart of :mod:`airflow_provider_hokusai.queue.sqs_errors`: MLflow answers "no such model, version
 or alias" with one of :data:`NOT_FOUND_CODES` (a refusal: retrying cannot create it), "already there" with one of
 :data:`ALREADY_EXISTS_CODES`; anything else that is not the provider's own error means the registry could not be
 read or written, which a retry may fix.

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_hokusai.hooks.connection_types import HokusaiRedisQueueHook, HokusaiSqsQueueHook
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
-from airflow_provider_hokusai.hooks.redis import RedisQueueHook
-from airflow_provider_hokusai.hooks.sqs import SqsQueueHook
+from airflow_provider_hokusai.hooks.redis import HokusaiRedisQueueHook, RedisQueueHook
+from airflow_provider_hokusai.hooks.sqs import HokusaiSqsQueueHook, SqsQueueHook
 from airflow_provider_hokusai.messages import build_model_ready_message
 from tests.fixtures.mlflow import MLflowServer
 from tests.fixtures.redis import RedisProcess

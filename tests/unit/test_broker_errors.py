@@ -11,7 +11,8 @@ from airflow_provider_hokusai.exceptions import (
     QueuePermanentError,
     QueuePublishError,
 )
-from airflow_provider_hokusai.queue.errors import redis_error, sqs_attempts, sqs_entry_error, sqs_error
+from airflow_provider_hokusai.queue.redis_errors import redis_error
+from airflow_provider_hokusai.queue.sqs_errors import sqs_attempts, sqs_entry_error, sqs_error
 
 WHERE = "SQS queue 'q'"
 

@@ -1,23 +1,19 @@
 """
-Which typed error a broker's failure is, decided from what the client raised: pure functions, no I/O.
+Which typed error an SQS failure is, decided from what botocore raised: pure functions, no I/O.
 
-The queue hooks hand their client's exception here, so the decision "retrying may help, or not, and why" is one
-table per backend, tested without a broker. Neither redis-py's nor botocore's error texts hold credentials.
+The SQS hook hands its client's exception here, so the decision "retrying may help, or not, and why" is one table,
+tested without a broker. botocore's error texts hold no credentials. Imported by the SQS hook only, so an install
+with the ``redis`` extra alone never needs botocore.
 """
 
 from __future__ import annotations
 
 from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError, PartialCredentialsError
-from redis import exceptions as rex
 
-from airflow_provider_hokusai.exceptions import (
-    HokusaiError,
-    QueuePermanentError,
-    QueuePublishError,
-)
+from airflow_provider_hokusai.exceptions import HokusaiError, QueuePermanentError, QueuePublishError
 from airflow_provider_hokusai.utils.redaction import describe
 
-__all__ = ["REDIS_ACCESS", "REDIS_RETRYABLE", "redis_error", "sqs_attempts", "sqs_entry_error", "sqs_error"]
+__all__ = ["sqs_attempts", "sqs_entry_error", "sqs_error"]
 
 SQS_NOT_FOUND_CODES = frozenset(
     {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue", "QueueDeletedRecently"}
@@ -40,10 +36,6 @@ SQS_TRANSIENT_CODES = frozenset(
     {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable", "RequestTimeout"}
     | {"InternalError", "InternalFailure", "KMS.ThrottlingException"}
 )
-#: Redis failures that retrying may cure: the connection, a timeout, a replica during failover, a full server.
-REDIS_RETRYABLE = (rex.ConnectionError, rex.TimeoutError, ConnectionResetError, rex.ReadOnlyError, rex.OutOfMemoryError)
-#: Redis refusing the connection's credentials or its rights: never retried.
-REDIS_ACCESS = (rex.AuthenticationError, rex.AuthorizationError, rex.NoPermissionError)
 
 
 def sqs_attempts(exc: Exception, exhausted: int) -> int:
@@ -89,21 +81,3 @@ def sqs_entry_error(where: str, code: object, message: object, sender_fault: boo
     """The typed error of one entry SQS refused in a batch: the sender's fault is permanent, SQS's retryable."""
     what = f"{where} refused the message: {code}: {message}"
     return QueuePermanentError(what) if sender_fault else QueuePublishError(f"{what}; a retry is safe")
-
-
-def redis_error(exc: Exception, where: str, attempts: int) -> HokusaiError:
-    """
-    The typed error of a failed Redis call: a refused login or command is permanent; a connection error, timeout,
-    read-only replica or full server is retryable (the publish is deduplicated by id).
-
-    :param where: The list and server, as the text names them.
-    :param attempts: Tries redis-py made.
-    """
-    if isinstance(exc, REDIS_ACCESS):
-        return QueuePermanentError(f"{where} refused the connection's credentials: {describe(exc)}")
-    if isinstance(exc, rex.ResponseError) and not isinstance(exc, REDIS_RETRYABLE):
-        return QueuePermanentError(f"{where} refused the message: {describe(exc)}")
-    return QueuePublishError(
-        f"could not publish to {where} after {attempts} attempt(s): {describe(exc)}; "
-        "a retry is safe (messages are deduplicated by id)"
-    )
