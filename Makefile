@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deployment test-celery lint typecheck unit integration reliability reliability-full bench lock clean
+.PHONY: demo test test-deployment test-celery lint typecheck unit integration reliability reliability-full bench lock dist clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,5 +48,14 @@ bench: $(STAMP)
 lock: $(STAMP)
 	$(UV) pip compile requirements/requirements.in --python-version 3.11 --custom-compile-command "make lock" -o requirements/lock.txt
 
+# The wheel and sdist a user installs, built as pip would (isolated, hatchling from PyPI), then checked: metadata
+# (twine check --strict) and contents (scripts/check_dist.py: the package and its static files and schema, no tests,
+# testkit, bench or .pyc; LICENSE, version, project URLs, extras).
+dist: $(STAMP)
+	rm -rf dist
+	$(UV) build --out-dir dist
+	$(VENV)/bin/twine check --strict dist/*
+	$(PY) -m scripts.check_dist
+
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache dist
