@@ -127,12 +127,6 @@ class InvalidMessageSignature(InvalidModelReadyMessage):
     subject = "model_ready_to_deploy message signature"
 
 
-class InvalidQueueMessage(InvalidInputError):
-    """A value the queue hooks refuse to publish: not a rendered message, or larger than the queue carries."""
-
-    subject = "queue message"
-
-
 # The baseline gate and registration.
 
 
@@ -194,6 +188,12 @@ class QueuePublishError(HokusaiRetryableError):
 
 class QueuePermanentError(HokusaiPermanentError):
     """The broker refused in a way retrying cannot fix: the queue does not exist, access denied, message refused."""
+
+
+class InvalidQueueMessage(InvalidInputError, QueuePermanentError):
+    """A value the queue hooks refuse to publish: not a rendered message, or larger than the queue carries."""
+
+    subject = "queue message"
 
 
 class QueueBatchError(QueuePublishError):
