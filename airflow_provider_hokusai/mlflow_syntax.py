@@ -51,3 +51,18 @@ def filter_literal(value: str, field: str = "registered_model_name") -> str:
     if '"' not in value:
         return f'"{value}"'
     raise InvalidRegistrationInput([(field, "must not contain both ' and \"")])
+
+
+def name_condition(name: str) -> str:
+    """
+    A filter-string condition on the registered model's ``name`` that matches ``name``.
+
+    ``name = <literal>`` when a literal can hold ``name``. A name holding both quote characters (MLflow accepts
+    those) has no literal, so it becomes ``name LIKE`` a pattern with each ``'`` and ``\\`` as the one-character
+    wildcard ``_``: a superset of the name (``_`` and ``%`` in it match more too), which the caller narrows to the exact
+    name on what comes back.
+    """
+    if "'" in name and '"' in name:
+        # "\\" goes too: it is LIKE's escape character on PostgreSQL, and it would escape the closing quote.
+        return "name LIKE '" + name.replace("\\", "_").replace("'", "_") + "'"
+    return f"name = {filter_literal(name)}"

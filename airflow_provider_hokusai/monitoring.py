@@ -24,7 +24,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from airflow_provider_hokusai import tags as t
-from airflow_provider_hokusai.mlflow_syntax import filter_literal
+from airflow_provider_hokusai.mlflow_syntax import name_condition
 from airflow_provider_hokusai.receipts import receipt_from_tags
 from airflow_provider_hokusai.redaction import redact_text
 
@@ -72,7 +72,7 @@ def search_filter(query: VersionQuery) -> str:
     if query.status != "all":
         clauses.append(f"tags.`{t.ANNOUNCEMENT_STATUS}` = '{_INDEXED[query.status]}'")
     if query.model:
-        clauses.append(f"name = {filter_literal(query.model, 'model')}")
+        clauses.append(name_condition(query.model))
     return " AND ".join(clauses)
 
 
@@ -122,6 +122,16 @@ class VersionPage:
 
     versions: list[RegistryVersion]
     next_page_token: str | None
+
+
+def only_model(query: VersionQuery, page: VersionPage) -> VersionPage:
+    """
+    ``page`` without the versions of other models than ``query.model``: :func:`search_filter` may have searched a
+    superset (a name no filter literal can hold). The next page's token stays MLflow's, so paging goes on.
+    """
+    if query.model is None:
+        return page
+    return VersionPage([v for v in page.versions if v.name == query.model], page.next_page_token)
 
 
 def _text(value: str | None) -> str | None:

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import HokusaiError
-from airflow_provider_hokusai.monitoring import ORDER_BY, VersionQuery, page_body, search_filter
+from airflow_provider_hokusai.monitoring import ORDER_BY, VersionQuery, only_model, page_body, search_filter
 from airflow_provider_hokusai.plugins.ui import URL_PREFIX, UiSettings
 from airflow_provider_hokusai.redaction import redact_text
 from airflow_provider_hokusai.registry_reader import RegistryReader
@@ -176,7 +176,9 @@ def versions(
         return _problem(400, "bad_query", reasons)
     try:
         reader = _deps(request).reader_factory(allowed[1])
-        found = reader.search_versions(search_filter(query), query.page_size, query.page_token, ORDER_BY)
+        found = only_model(
+            query, reader.search_versions(search_filter(query), query.page_size, query.page_token, ORDER_BY)
+        )
         body = page_body(query, found, reader.hook.model_version_url)
     except HokusaiError as exc:
         return _problem(503, "mlflow_unavailable", f"MLflow could not be read: {exc}")
