@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import HokusaiError
 from airflow_provider_hokusai.monitoring import ORDER_BY, VersionQuery, only_model, page_body, search_filter
+from airflow_provider_hokusai.plugins.log_redaction import install_log_redaction
 from airflow_provider_hokusai.plugins.ui import URL_PREFIX, UiSettings
 from airflow_provider_hokusai.redaction import redact_text
 from airflow_provider_hokusai.registry_reader import RegistryReader
@@ -229,6 +230,7 @@ def create_app(
     :param dag_state_fn: ``dag_id -> {dag_id, exists, is_paused}``.
     :param login_url_fn: ``next path -> login URL`` for an unauthenticated browser.
     """
+    install_log_redaction()
     app = FastAPI(title="Hokusai UI", version=__version__, description="Model versions and their announcements.")
     app.state.hokusai = UiDeps(
         authorizer or AirflowAuthorizer(), settings_loader, reader_factory, dag_state_fn, login_url_fn
