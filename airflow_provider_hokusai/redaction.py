@@ -19,7 +19,7 @@ _URI_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 # ("password: Field required"): prose, not a value. A secret is one word, never followed by a space there.
 _PROSE = (
     r"(?:must|missing|is|are|was|does|do|has|have|not|cannot|should|needs?|field|input|string|value|appears|"
-    r"a|an|the|unknown|only|expected|at)[\s;,.]"
+    r"a|an|the|unknown|only|expected|at)[\s;,]"
 )
 # password=..., X-Amz-Signature=..., aws_secret_access_key=... in query strings, reprs and messages.
 _SECRET_ASSIGNMENT = re.compile(

@@ -167,9 +167,11 @@ def versions(
     allowed: Allowed,
     model: str | None = None,
     status: str = "all",
-    page_size: int = 50,
+    page_size: str = "50",
     page_token: str | None = None,
 ) -> Response:
+    # Every parameter arrives as text and is read by VersionQuery, so a bad one is this app's typed 400, not
+    # FastAPI's 422 echoing the input.
     try:
         query = VersionQuery(model=model, status=status, page_size=page_size, page_token=page_token)
     except ValidationError as exc:
