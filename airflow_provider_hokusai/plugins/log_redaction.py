@@ -11,15 +11,13 @@ and then the removal of URI userinfo and ``key=value`` / ``key: value`` secrets.
 
 A filter on a logger does not see the records of its descendants, and some descendants only appear later (an
 Airflow hook's logger, ``airflow.task.hooks.<module>.<class>``, is created with the hook). So the filter is
-installed on every covered logger that exists when an app is created (after importing the client libraries, whose
-module loggers then exist), and on the root logger's handlers, where it acts on the covered loggers' records only:
-every record those loggers emit later still reaches it as it propagates.
+installed on every covered logger that exists when an app is created, and on the root logger's handlers, where it
+acts on the covered loggers' records only: every record of a logger created later still reaches it as it
+propagates. Nothing is imported for it: a client library the app has not loaded yet has logged nothing yet.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
 import threading
 from collections.abc import Iterable
@@ -43,17 +41,6 @@ COVERED_LOGGERS = (
     "mlflow",
     "httpx",
     "httpcore",
-)
-#: Imported before installing, so that their module loggers exist and get the filter themselves.
-CLIENT_MODULES = (
-    "boto3",
-    "botocore.session",
-    "aiobotocore.session",
-    "urllib3",
-    "requests",
-    "redis",
-    "httpx",
-    "mlflow.utils.rest_utils",
 )
 _DONE = "_hokusai_redacted"
 _FORMATTER = logging.Formatter()
@@ -113,9 +100,6 @@ def install_log_redaction() -> RedactingFilter:
     idempotent (``addFilter`` skips a filter already there), so each app's ``create_app`` calls it.
     """
     with _LOCK:
-        for module in CLIENT_MODULES:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(module)
         names = set(COVERED_LOGGERS) | {name for name in list(logging.Logger.manager.loggerDict) if covered(name)}
         for name in sorted(names):
             logging.getLogger(name).addFilter(LOG_FILTER)
