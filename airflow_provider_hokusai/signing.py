@@ -36,6 +36,7 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.messages.canonical import canonical_object, ecmascript_number
 from airflow_provider_hokusai.messages.model_ready import MAX_TAGS
+from airflow_provider_hokusai.utils.json_bounds import deeper_than
 from airflow_provider_hokusai.utils.validation import validate
 
 __all__ = [
@@ -61,6 +62,9 @@ MIN_SECRET_BYTES = 32
 SIGNATURE_PATTERN = re.compile(r"^v1,[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")
 # A received key id is echoed in errors; no more of it than a real one can hold.
 _MAX_ECHO = 64
+#: Deepest nesting of arrays and objects a received body may have. The contract's message is two levels deep; the
+#: bound keeps the recursive canonical form (and pydantic) far from Python's recursion limit.
+MAX_DEPTH = 32
 
 
 class SigningKey(BaseModel):
@@ -198,25 +202,33 @@ def _no_constant(name: str) -> Any:
     raise InvalidModelReadyMessage([("message", f"{name} is not a JSON number")])
 
 
+_STRICT: dict[str, Any] = {"object_pairs_hook": _no_duplicates, "parse_constant": _no_constant}
+
+
 def decode_body(body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
     """
-    A received body as a JSON object; repeated keys, ``NaN``/``Infinity`` and invalid UTF-8 are refused.
+    A received body as a JSON object; repeated keys, ``NaN``/``Infinity``, invalid UTF-8, integers beyond Python's
+    4300-digit conversion limit and nesting deeper than :data:`MAX_DEPTH` are refused.
 
     :raises InvalidModelReadyMessage: naming what is wrong.
     """
-    if isinstance(body, Mapping):
-        return dict(body)
     try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        payload = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        if isinstance(body, Mapping):
+            payload: Any = dict(body)
+        else:
+            payload = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body, **_STRICT)
     except UnicodeDecodeError:
         raise InvalidModelReadyMessage([("message", "must be UTF-8")]) from None
     except json.JSONDecodeError as exc:
         raise InvalidModelReadyMessage([("message", f"is not JSON: {exc.msg} at char {exc.pos}")]) from None
+    except ValueError:  # json's other one: an integer beyond Python's int-string conversion limit (4300 digits)
+        raise InvalidModelReadyMessage([("message", "holds a number too long to read")]) from None
     except (TypeError, RecursionError):
         raise InvalidModelReadyMessage([("message", "is not JSON text")]) from None
     if not isinstance(payload, dict):
         raise InvalidModelReadyMessage([("message", "must be a JSON object")])
+    if deeper_than(payload, MAX_DEPTH):
+        raise InvalidModelReadyMessage([("message", f"must nest arrays and objects at most {MAX_DEPTH} deep")])
     return payload
 
 

@@ -12,19 +12,55 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, NoReturn
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+#: Upper bound of ``--max-versions``: one run's worth of versions; more is a registry to page through in several runs.
+MAX_VERSIONS_LIMIT = 100_000
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose refusals are one line on stderr (``<prog>: error: <rule>``), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line and exit 2 (argparse's own ``error`` prints the usage first)."""
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """
+    An argparse ``type``: the argument as an integer from ``low`` to ``high``, checked by pydantic as it is read.
+
+    :raises argparse.ArgumentTypeError: naming the rule; argparse adds the option's name.
+    """
+    adapter: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(strict=False, ge=low, le=high)])
+
+    def parse(text: str) -> int:
+        try:
+            return adapter.validate_python(text.strip())
+        except ValidationError:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}") from None
+
+    return parse
+
 
 __all__ = ["build_parser", "main", "resolve_connections"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hokusai-reconcile", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="hokusai-reconcile", description=__doc__.splitlines()[0])
     parser.add_argument("--queue-conn-id", required=True, help="Airflow connection of the queue (redis or aws).")
     parser.add_argument("--queue-name", help="Redis list or SQS queue name/URL; defaults to the connection's.")
     parser.add_argument("--mlflow-conn-id", default="mlflow_default", help="Airflow connection of MLflow.")
     parser.add_argument("--model", dest="registered_model_name", help="Only this registered model.")
-    parser.add_argument("--max-versions", type=int, default=1000, help="Upper bound of versions handled.")
+    parser.add_argument(
+        "--max-versions",
+        type=bounded_int(1, MAX_VERSIONS_LIMIT),
+        default=1000,
+        help=f"Upper bound of versions handled, 1 to {MAX_VERSIONS_LIMIT}.",
+    )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--dry-run", action="store_true", help="List what would be announced; publish nothing.")
     action.add_argument(

@@ -121,8 +121,12 @@ def _setup(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; exit 0 when the webhook is set up and its test delivery was accepted, 1 when not, 2 on error."""
-    args = build_parser().parse_args(argv)
-    # stdout carries only the JSON summary; Airflow's and MLflow's logs go to stderr.
+    # stdout carries only the JSON summary; Airflow's and MLflow's logs go to stderr. Building the parser imports
+    # Airflow, whose logging set-up binds its handlers to the sys.stdout of that moment: it must already be stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        parser = build_parser()
+    # Parsed outside: --help is an answer, on stdout.
+    args = parser.parse_args(argv)
     with contextlib.redirect_stdout(sys.stderr):
         code, summary = _setup(args)
     print(json.dumps(summary, indent=2, sort_keys=True))

@@ -19,6 +19,7 @@ from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
 from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings, summarize
+from airflow_provider_hokusai.plugins.log_redaction import install_log_redaction
 from airflow_provider_hokusai.utils.redaction import mask_connection
 
 __all__ = ["create_app", "describe_target", "prepare_connection"]
@@ -97,6 +98,7 @@ def create_app(
     :param checker: Runs the queue checks; the default reads Airflow connections and asks the queue hooks.
     :param settings_loader: Reads the ``[hokusai]`` options, once per request so config changes apply at once.
     """
+    install_log_redaction()
     checker = checker or HealthChecker(queue_status_for, prepare_connection)
     app = FastAPI(
         title="Hokusai",

@@ -28,9 +28,10 @@ from pydantic import ValidationError
 
 from airflow_provider_hokusai import __version__
 from airflow_provider_hokusai.exceptions import HokusaiError
+from airflow_provider_hokusai.plugins.log_redaction import install_log_redaction
 from airflow_provider_hokusai.plugins.ui import URL_PREFIX, UiSettings
 from airflow_provider_hokusai.plugins.ui_reader import RegistryReader
-from airflow_provider_hokusai.plugins.ui_rows import ORDER_BY, VersionQuery, page_body, search_filter
+from airflow_provider_hokusai.plugins.ui_rows import ORDER_BY, VersionQuery, only_model, page_body, search_filter
 from airflow_provider_hokusai.utils.redaction import redact_text
 
 __all__ = ["Allowed", "actions", "create_app", "models", "page", "refused", "static", "static_file", "versions"]
@@ -168,9 +169,11 @@ def versions(
     allowed: Allowed,
     model: str | None = None,
     status: str = "all",
-    page_size: int = 50,
+    page_size: str = "50",
     page_token: str | None = None,
 ) -> Response:
+    # Every parameter arrives as text and is read by VersionQuery, so a bad one is this app's typed 400, not
+    # FastAPI's 422 echoing the input.
     try:
         query = VersionQuery(model=model, status=status, page_size=page_size, page_token=page_token)
     except ValidationError as exc:
@@ -178,7 +181,9 @@ def versions(
         return _problem(400, "bad_query", reasons)
     try:
         reader = _deps(request).reader_factory(allowed[1])
-        found = reader.search_versions(search_filter(query), query.page_size, query.page_token, ORDER_BY)
+        found = only_model(
+            query, reader.search_versions(search_filter(query), query.page_size, query.page_token, ORDER_BY)
+        )
         body = page_body(query, found, reader.hook.model_version_url)
     except HokusaiError as exc:
         return _problem(503, "mlflow_unavailable", f"MLflow could not be read: {exc}")
@@ -229,6 +234,7 @@ def create_app(
     :param dag_state_fn: ``dag_id -> {dag_id, exists, is_paused}``.
     :param login_url_fn: ``next path -> login URL`` for an unauthenticated browser.
     """
+    install_log_redaction()
     app = FastAPI(title="Hokusai UI", version=__version__, description="Model versions and their announcements.")
     app.state.hokusai = UiDeps(
         authorizer or AirflowAuthorizer(), settings_loader, reader_factory, dag_state_fn, login_url_fn

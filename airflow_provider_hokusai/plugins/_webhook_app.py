@@ -26,6 +26,7 @@ from airflow_provider_hokusai.exceptions import (
     InvalidConfigurationError,
     WebhookRejected,
 )
+from airflow_provider_hokusai.plugins.log_redaction import install_log_redaction
 from airflow_provider_hokusai.plugins.webhooks import ROUTE
 from airflow_provider_hokusai.registry.events import (
     DEFAULT_CONN_ID,
@@ -125,6 +126,7 @@ def create_app(
     :param clock: Unix time, for the timestamp window.
     :param max_body_bytes: Larger bodies are answered 413.
     """
+    install_log_redaction()
     load = secrets_loader or (lambda: _secrets(DEFAULT_CONN_ID))
     app = FastAPI(
         title="Hokusai MLflow webhooks",

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
-from airflow_provider_hokusai.registry.syntax import filter_literal
+from airflow_provider_hokusai.registry.syntax import name_condition
 from airflow_provider_hokusai.utils.redaction import redact_text
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "RegistryVersion",
     "VersionPage",
     "VersionQuery",
+    "only_model",
     "page_body",
     "search_filter",
     "task_path",
@@ -44,6 +45,8 @@ ORDER_BY = ("creation_timestamp DESC", "name ASC", "version_number DESC")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100  # 200 rows took ~650 ms at 10,000 versions on the 2-core machine, over the 500 ms goal
 MAX_TEXT_CHARS = 1000
+#: Largest offset a page token may carry: far past any registry; past 64 bits MLflow's SQL stores answer 500.
+MAX_PAGE_OFFSET = 2**31 - 1
 
 StatusFilter = Literal["all", "pending", "failed", "published"]
 #: Announcement states a row shows.
@@ -76,6 +79,23 @@ class VersionQuery(BaseModel):
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("page_token")
+    @classmethod
+    def _mlflow_token(cls, value: str | None) -> str | None:
+        # MLflow's server answers some malformed tokens with a 500, which would read as an outage: the token is read
+        # here with the parser MLflow's own stores read it with, and its offset bounded.
+        if value is None:
+            return None
+        from mlflow.utils.search_utils import SearchUtils
+
+        try:
+            offset = SearchUtils.parse_start_offset_from_page_token(value)
+        except Exception:
+            raise ValueError("is not a page token MLflow gave") from None
+        if not 0 < offset <= MAX_PAGE_OFFSET:
+            raise ValueError(f"must point at most {MAX_PAGE_OFFSET} versions in")
+        return value
+
 
 def search_filter(query: VersionQuery) -> str:
     """The MLflow ``search_model_versions`` filter string of ``query`` (names quoted the way MLflow parses them)."""
@@ -83,7 +103,7 @@ def search_filter(query: VersionQuery) -> str:
     if query.status != "all":
         clauses.append(f"tags.`{t.ANNOUNCEMENT_STATUS}` = '{_INDEXED[query.status]}'")
     if query.model:
-        clauses.append(f"name = {filter_literal(query.model, 'model')}")
+        clauses.append(name_condition(query.model))
     return " AND ".join(clauses)
 
 
@@ -133,6 +153,16 @@ class VersionPage:
 
     versions: list[RegistryVersion]
     next_page_token: str | None
+
+
+def only_model(query: VersionQuery, page: VersionPage) -> VersionPage:
+    """
+    ``page`` without the versions of other models than ``query.model``: :func:`search_filter` may have searched a
+    superset (a name no filter literal can hold). The next page's token stays MLflow's, so paging goes on.
+    """
+    if query.model is None:
+        return page
+    return VersionPage([v for v in page.versions if v.name == query.model], page.next_page_token)
 
 
 def _text(value: str | None) -> str | None:

@@ -208,7 +208,11 @@ def parse_event(body: bytes, delivery_id: str, timestamp: int) -> RegistryEvent:
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
+        # ValueError: not JSON, or an integer beyond Python's 4300-digit conversion limit.
         raise _payload_error([("body", "must be a UTF-8 JSON object")]) from None
+    except RecursionError:
+        # Arrays or objects nested deeper than the parser's recursion limit: no MLflow payload is (a 400, not a 500).
+        raise _payload_error([("body", "must not nest arrays and objects this deep")]) from None
     if not isinstance(payload, dict):
         raise _payload_error([("body", "must be a JSON object")])
     errors = [(k, "must be a non-empty string") for k in ("entity", "action") if not isinstance(payload.get(k), str)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from airflow_provider_hokusai.exceptions import InvalidInputError
 
-__all__ = ["LOGGED_MODEL_URI", "RUNS_URI", "ModelSource", "filter_literal", "parse_model_uri"]
+__all__ = ["LOGGED_MODEL_URI", "RUNS_URI", "ModelSource", "filter_literal", "name_condition", "parse_model_uri"]
 
 RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
 LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[A-Za-z0-9]+)/?$")
@@ -54,3 +54,18 @@ def filter_literal(value: str, field: str = "registered_model_name") -> str:
     if '"' not in value:
         return f'"{value}"'
     raise InvalidInputError([(field, "must not contain both ' and \"")], subject="model registration input")
+
+
+def name_condition(name: str) -> str:
+    """
+    A filter-string condition on the registered model's ``name`` that matches ``name``.
+
+    ``name = <literal>`` when a literal can hold ``name``. A name holding both quote characters (MLflow accepts
+    those) has no literal, so it becomes ``name LIKE`` a pattern with each ``'`` and ``\\`` as the one-character
+    wildcard ``_``: a superset of the name (``_`` and ``%`` in it match more too), which the caller narrows to the exact
+    name on what comes back.
+    """
+    if "'" in name and '"' in name:
+        # "\\" goes too: it is LIKE's escape character on PostgreSQL, and it would escape the closing quote.
+        return "name LIKE '" + name.replace("\\", "_").replace("'", "_") + "'"
+    return f"name = {filter_literal(name)}"

@@ -17,10 +17,16 @@ __all__ = ["describe", "mask_connection", "mask_secrets", "redact_text"]
 
 # scheme://user:password@host -> scheme://***@host
 _URI_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+# The first word of the provider's own rule texts ("password: must be at least 16 characters") and of pydantic's
+# ("password: Field required"): prose, not a value. A secret is one word, never followed by a space there.
+_PROSE = (
+    r"(?:must|missing|is|are|was|does|do|has|have|not|cannot|should|needs?|field|input|string|value|appears|"
+    r"a|an|the|unknown|only|expected|at)[\s;,]"
+)
 # password=..., X-Amz-Signature=..., aws_secret_access_key=... in query strings, reprs and messages.
 _SECRET_ASSIGNMENT = re.compile(
     r"(?i)(?P<key>\b[\w-]*(?:password|passwd|pwd|secret|token|signature|credential|api_?key|private_?key)[\w-]*"
-    r"['\"]?\s*[=:]\s*['\"]?)(?P<value>[^\s&,;'\")}]+)"
+    r"['\"]?\s*[=:]\s*['\"]?)(?!" + _PROSE + r")(?P<value>[^\s&,;'\")}]+)"
 )
 # Airflow's masker adds patterns without a lock; registrations from parallel checks are serialized here.
 _MASK_LOCK = threading.Lock()
