@@ -18,7 +18,7 @@ def main(port: int) -> None:
     from airflow.configuration import conf
     from fastapi import FastAPI
 
-    from airflow_provider_hokusai.plugins.health import HokusaiPlugin
+    from airflow_provider_hokusai.plugins.plugin import HokusaiPlugin
 
     root = FastAPI()
     for mount in HokusaiPlugin.fastapi_apps:
