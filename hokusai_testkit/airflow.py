@@ -91,7 +91,8 @@ class AirflowDeployment:
         return f"http://{LOOPBACK}:{self.api_port}"
 
     def config(self) -> dict[str, dict[str, str]]:
-        """The ``airflow.cfg`` this deployment runs with (LocalExecutor, simple auth manager, eager providers)."""
+        """The ``airflow.cfg`` this deployment runs with (LocalExecutor, simple auth manager; providers discovered lazily,
+        as by default: the provider's plugin loads through its ``airflow.plugins`` entry point)."""
         from cryptography.fernet import Fernet
 
         sections: dict[str, dict[str, str]] = {
@@ -102,8 +103,6 @@ class AirflowDeployment:
                 "load_examples": "False",
                 "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
                 "simple_auth_manager_all_admins": "True",
-                # Provider plugins (the /hokusai/health app) load only with eager provider discovery.
-                "lazy_discover_providers": "False",
                 "test_connection": "Enabled",
                 "execution_api_server_url": f"{self.url}/execution/",
                 "fernet_key": Fernet.generate_key().decode(),
