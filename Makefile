@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deployment test-celery lint typecheck unit integration reliability reliability-full bench lock dist clean
+.PHONY: demo test test-deployment test-install test-celery lint typecheck unit integration reliability reliability-full bench lock dist clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: lint typecheck
 # on the machine's PostgreSQL (127.0.0.1:5432, user postgres, trust auth), created and dropped by the test.
 test-deployment: $(STAMP)
 	HOKUSAI_DEPLOYMENT_TEST=1 $(PY) -m pytest tests/deployment -rA $(PYTEST_ARGS)
+
+# What a user gets from `pip install`: the wheel built from this tree, installed with its [all] extra into a fresh
+# virtualenv (only apache-airflow==3.3.2 and the PostgreSQL drivers besides, pinned as in requirements/lock.txt),
+# deployed on Airflow's default configuration with the one-line DAG file of docs/installation.md (tests/install).
+test-install: $(STAMP)
+	HOKUSAI_INSTALL_TEST=1 $(PY) -m pytest tests/install -rA -s $(PYTEST_ARGS)
 
 # Airflow on the CeleryExecutor with two real workers (tests/celery): a redis-server the test starts, and a database of its
 # own on the machine's PostgreSQL (127.0.0.1:5432, user postgres, trust auth), created and dropped by the test.

@@ -41,16 +41,24 @@ def outside_environment() -> dict[str, str]:
 
 
 def run_airflow(
-    args: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: float, error: type[Exception]
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout: float,
+    error: type[Exception],
+    airflow_bin: Path = AIRFLOW_BIN,
 ) -> subprocess.CompletedProcess[str]:
     """
     Run ``airflow <args>`` in ``env`` and ``cwd``; its output captured.
+
+    :param airflow_bin: The ``airflow`` executable (this interpreter's by default, or another virtualenv's).
 
     :raises error: it exited non-zero (with the tail of its stderr) or did not end within ``timeout`` seconds.
     """
     try:
         done = subprocess.run(
-            [str(AIRFLOW_BIN), *args],
+            [str(airflow_bin), *args],
             capture_output=True,
             text=True,
             env=dict(env),
@@ -75,6 +83,11 @@ class AirflowDeployment:
     :param dags_folder: The DAGs folder.
     :param settings: More ``airflow.cfg`` options, ``{section: {option: value}}``, over the defaults here.
     :param environment: Variables every process gets besides the caller's (e.g. what a DAG file reads).
+    :param airflow_bin: The ``airflow`` executable every component and command runs: this interpreter's by default,
+        or that of another virtualenv (whose ``bin`` then comes first on ``PATH``), e.g. a clean install.
+    :param airflow_defaults: Only what a deployment must set (database, executor, ports, auth manager, DAGs folder,
+        shared secrets), plus no example DAGs and one API worker; otherwise also the test settings below (a small
+        ``parallelism``, the connection Test button, a larger triggerer capacity).
     """
 
     home: Path
@@ -82,6 +95,8 @@ class AirflowDeployment:
     dags_folder: Path
     settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     environment: Mapping[str, str] = field(default_factory=dict)
+    airflow_bin: Path = AIRFLOW_BIN
+    airflow_defaults: bool = False
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
@@ -91,20 +106,21 @@ class AirflowDeployment:
         return f"http://{LOOPBACK}:{self.api_port}"
 
     def config(self) -> dict[str, dict[str, str]]:
-        """The ``airflow.cfg`` this deployment runs with (LocalExecutor, simple auth manager, eager providers)."""
+        """
+        The ``airflow.cfg`` this deployment runs with: Airflow's defaults but what a deployment must set (database,
+        LocalExecutor, ports, the simple auth manager with every user admin, DAGs folder, secrets) and the
+        connection Test button; providers are discovered lazily, as by default.
+        """
         from cryptography.fernet import Fernet
 
         sections: dict[str, dict[str, str]] = {
             "core": {
                 "dags_folder": str(self.dags_folder),
                 "executor": "LocalExecutor",
-                "parallelism": "4",
+                # Not a must, but the ~80 example DAGs (and their plugins) would only slow every component down.
                 "load_examples": "False",
                 "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
                 "simple_auth_manager_all_admins": "True",
-                # Provider plugins (the /hokusai/health app) load only with eager provider discovery.
-                "lazy_discover_providers": "False",
-                "test_connection": "Enabled",
                 "execution_api_server_url": f"{self.url}/execution/",
                 "fernet_key": Fernet.generate_key().decode(),
             },
@@ -116,9 +132,11 @@ class AirflowDeployment:
                 "worker_log_server_port": str(free_port()),
                 "trigger_log_server_port": str(free_port()),
             },
-            "scheduler": {"enable_health_check": "False"},
-            "triggerer": {"capacity": "50"},
         }
+        if not self.airflow_defaults:
+            sections["core"] |= {"parallelism": "4", "test_connection": "Enabled"}
+            sections["scheduler"] = {"enable_health_check": "False"}
+            sections["triggerer"] = {"capacity": "50"}
         for section, options in self.settings.items():
             sections.setdefault(section, {}).update(options)
         return sections
@@ -135,6 +153,10 @@ class AirflowDeployment:
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a process of this deployment: no Airflow/MLflow variables but its own."""
         own = {"AIRFLOW_HOME": str(self.home), "PYTHONUNBUFFERED": "1"}
+        if self.airflow_bin != AIRFLOW_BIN:
+            outside = outside_environment()
+            own |= {"PATH": os.pathsep.join([str(self.airflow_bin.parent), outside.get("PATH", os.defpath)])}
+            own |= {"VIRTUAL_ENV": str(self.airflow_bin.parent.parent)}
         return outside_environment() | dict(self.environment) | own | extra
 
     def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
@@ -143,7 +165,9 @@ class AirflowDeployment:
 
         :raises DeploymentError: it failed or did not end within ``timeout`` seconds.
         """
-        return run_airflow(args, env=self.env(), cwd=self.home, timeout=timeout, error=DeploymentError)
+        return run_airflow(
+            args, env=self.env(), cwd=self.home, timeout=timeout, error=DeploymentError, airflow_bin=self.airflow_bin
+        )
 
     def migrate(self) -> None:
         """``airflow db migrate``."""
@@ -157,7 +181,7 @@ class AirflowDeployment:
         """
         running = {
             conn_id: subprocess.Popen(
-                [str(AIRFLOW_BIN), "connections", "add", conn_id, "--conn-json", json.dumps(dict(conn))],
+                [str(self.airflow_bin), "connections", "add", conn_id, "--conn-json", json.dumps(dict(conn))],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=self.env(),
@@ -186,7 +210,7 @@ class AirflowDeployment:
             args = ["--host", LOOPBACK, "--port", str(self.api_port)] if component == "api-server" else []
             with (self.home / f"{component}.log").open("wb") as log:
                 self.processes[component] = subprocess.Popen(
-                    [str(AIRFLOW_BIN), component, *args],
+                    [str(self.airflow_bin), component, *args],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=self.env(),

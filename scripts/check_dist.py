@@ -56,6 +56,7 @@ def check_wheel(wheel: Path, expected: set[str], expected_version: str) -> list[
         names = [n for n in archive.namelist() if not n.endswith("/")]
         dist_info = f"{PACKAGE}-{expected_version}.dist-info/"
         metadata = Parser().parsestr(archive.read(dist_info + "METADATA").decode())
+        entry_points = archive.read(dist_info + "entry_points.txt").decode()
     for name in names:
         if name.startswith(REPOSITORY_ONLY):
             problems.append(f"{wheel.name}: {name} is not the provider's")
@@ -78,7 +79,17 @@ def check_wheel(wheel: Path, expected: set[str], expected_version: str) -> list[
     extras = set(metadata.get_all("Provides-Extra") or [])
     if "dev" in extras or not {"redis", "amazon", "all"} <= extras:
         problems.append(f"{wheel.name}: extras are {sorted(extras)}")
+    problems += missing_entry_points(wheel.name, entry_points)
     print(f"{wheel.name}: {wheel.stat().st_size} bytes, {len(names)} files ({len(shipped)} in {PACKAGE}/)")
+    return problems
+
+
+def missing_entry_points(wheel_name: str, entry_points: str) -> list[str]:
+    """Both entry points: the provider's metadata, and the plugin under Airflow's defaults (lazy provider discovery)."""
+    problems = []
+    for group, entry in (("apache_airflow_provider", "provider_info"), ("airflow.plugins", "hokusai")):
+        if not re.search(rf"^\[{re.escape(group)}\]\n(?:.+\n)*?{entry} = ", entry_points, re.MULTILINE):
+            problems.append(f"{wheel_name}: no entry point {entry} in group {group}")
     return problems
 
 

@@ -36,9 +36,10 @@ class DagTestResult:
         return bool(self.states) and all(state == "success" for state in self.states.values())
 
 
-def load_dag(file_name: str) -> Any:
+def load_dag(file_name: str, dag_id: str | None = None) -> Any:
     """
-    Import a DAG file from ``dags/`` the way the DAG processor would, and return its ``dag``.
+    Import a DAG file from ``dags/`` the way the DAG processor would, and return its ``dag``, or its DAG ``dag_id``
+    (a file may define several: ``hokusai_provider_dags.py`` holds the provider's four).
 
     Like the DAG processor (and the task runner), this puts the DAGs folder on ``sys.path`` first, so the DAG's
     tasks can import the helpers beside it (``hokusai_examples``).
@@ -51,7 +52,12 @@ def load_dag(file_name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
-    return module.dag
+    if dag_id is None:
+        return module.dag
+    from airflow.sdk import DAG
+
+    (dag,) = [value for value in vars(module).values() if isinstance(value, DAG) and value.dag_id == dag_id]
+    return dag
 
 
 def _is_known_deadline_crash(exc: BaseException) -> bool:
@@ -59,14 +65,17 @@ def _is_known_deadline_crash(exc: BaseException) -> bool:
     return "deadline_alert" in text and "'dict' object has no attribute 'hex'" in text
 
 
-def run_dag_test(file_name: str, run_conf: dict[str, Any] | None = None) -> DagTestResult:
-    """Run the DAG of ``dags/<file_name>`` once in-process; return every task's final state and return value."""
+def run_dag_test(file_name: str, run_conf: dict[str, Any] | None = None, dag_id: str | None = None) -> DagTestResult:
+    """
+    Run the DAG of ``dags/<file_name>`` (its DAG ``dag_id`` when it defines several) once in-process; return every
+    task's final state and return value.
+    """
     from airflow.models import DagRun, TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    dag = load_dag(file_name)
+    dag = load_dag(file_name, dag_id)
     try:
         run = dag.test(run_conf=run_conf)
         run_id = run.run_id
@@ -96,10 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.dagrun", description=main.__doc__)
     parser.add_argument("file_name", help="DAG file in dags/, e.g. hokusai_model_release.py")
     parser.add_argument("--conf", default="{}", help="the run's conf, as JSON")
+    parser.add_argument("--dag-id", default=None, help="the DAG to run, when the file defines several")
     args = parser.parse_args(argv)
     # stdout carries only the result; Airflow's task logs go to stderr.
     with contextlib.redirect_stdout(sys.stderr):
-        result = run_dag_test(args.file_name, run_conf=json.loads(args.conf))
+        result = run_dag_test(args.file_name, run_conf=json.loads(args.conf), dag_id=args.dag_id)
     print(json.dumps({"run_id": result.run_id, "states": result.states, "returns": result.returns}, default=str))
     return 0 if result.succeeded else 1
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,21 @@ DEFAULT_READ_TIMEOUT = 10
 GROUP_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")  # a FIFO MessageGroupId
 
 
+class _SqsHook(SqsHook):
+    """
+    The official hook, reading a ``hokusai_sqs`` connection without its "expected connection type 'aws'" warning.
+
+    A ``hokusai_sqs`` connection is an ``aws`` connection under the provider's type (for its Test button); the
+    warning is silenced for that type only, around the one read of the connection.
+    """
+
+    @cached_property
+    def conn_config(self) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=rf".*expected connection type 'aws', got '{SQS_CONN_TYPE}'")
+            return super().conn_config
+
+
 class SqsQueueHook(ModelReadyQueueHook):
     """
     Publish ``model_ready_to_deploy`` messages to an SQS queue, given by name or URL.
@@ -74,7 +90,7 @@ class SqsQueueHook(ModelReadyQueueHook):
     def __init__(self, aws_conn_id: str | None = default_conn_name, *, region_name: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
-        self.sqs_hook = SqsHook(aws_conn_id=aws_conn_id, region_name=region_name)
+        self.sqs_hook: SqsHook = _SqsHook(aws_conn_id=aws_conn_id, region_name=region_name)
         self._retry_attempts = 0
 
     @cached_property

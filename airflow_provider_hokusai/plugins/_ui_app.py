@@ -34,7 +34,18 @@ from airflow_provider_hokusai.plugins.ui_reader import RegistryReader
 from airflow_provider_hokusai.plugins.ui_rows import ORDER_BY, VersionQuery, only_model, page_body, search_filter
 from airflow_provider_hokusai.utils.redaction import redact_text
 
-__all__ = ["Allowed", "actions", "create_app", "models", "page", "refused", "static", "static_file", "versions"]
+__all__ = [
+    "Allowed",
+    "actions",
+    "create_app",
+    "models",
+    "not_deployed",
+    "page",
+    "refused",
+    "static",
+    "static_file",
+    "versions",
+]
 
 STATIC_PACKAGE = "airflow_provider_hokusai.plugins"
 STATIC_DIR = "ui_static"
@@ -84,11 +95,20 @@ class AirflowAuthorizer:
 
 
 def dag_state(dag_id: str) -> dict[str, Any]:
-    """Whether the DAG ``dag_id`` is known to Airflow (parsed) and paused, from the metadata database."""
+    """
+    Whether the DAG ``dag_id`` is deployed (parsed, and its file still there: not stale) and paused, from the
+    metadata database.
+    """
     from airflow.models.dag import DagModel
 
     model = DagModel.get_dagmodel(dag_id)
-    return {"dag_id": dag_id, "exists": model is not None, "is_paused": bool(model.is_paused) if model else None}
+    deployed = model is not None and not model.is_stale
+    return {"dag_id": dag_id, "exists": deployed, "is_paused": bool(model.is_paused) if model and deployed else None}
+
+
+def not_deployed(dag_id: str) -> str:
+    """What the page says about an action whose DAG is not deployed: how to deploy it."""
+    return f"DAG {dag_id} is not deployed: add the one-line DAG file, see docs/installation.md"
 
 
 def login_url(next_path: str) -> str:
@@ -202,10 +222,11 @@ def models(request: Request, allowed: Allowed) -> Response:
 @router.get("/api/actions", summary="What this user may trigger")
 def actions(request: Request, allowed: Allowed) -> Response:
     deps, (user, settings) = _deps(request), allowed
-    body = {
-        name: {**deps.dag_state_fn(dag_id), "can_trigger": deps.authorizer.may(user, "POST", dag_id, run=True)}
-        for name, dag_id in (("reconcile", settings.reconcile_dag_id), ("retry", settings.retry_dag_id))
-    }
+    body = {}
+    for name, dag_id in (("reconcile", settings.reconcile_dag_id), ("retry", settings.retry_dag_id)):
+        state = deps.dag_state_fn(dag_id)
+        can_trigger = deps.authorizer.may(user, "POST", dag_id, run=True)
+        body[name] = {**state, "can_trigger": can_trigger, "note": None if state["exists"] else not_deployed(dag_id)}
     return JSONResponse(body, headers=SECURITY_HEADERS)
 
 

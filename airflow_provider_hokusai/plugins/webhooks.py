@@ -6,7 +6,7 @@ MLflow cannot log in to Airflow, so the route needs no Airflow login: the delive
 ``hokusai_mlflow_webhook`` (:func:`airflow_provider_hokusai.registry.events.load_webhook_secrets`). A verified
 ``model_version.created`` event, or a ``model_version_tag.set`` of a candidate tag, becomes an Airflow asset event
 on ``hokusai_model_version_registered`` with ``{model_name, version, event, delivery_id, signed_at}`` as extra;
-Airflow then owns scheduling, retries and the record of what arrived (see ``dags/hokusai_registry_events.py``).
+Airflow then owns scheduling, retries and the record of what arrived (the DAG ``hokusai_registry_events``).
 
 Answers: 200 recorded; 202 verified but not handled; 400 malformed body; 401 missing/bad signature or stale
 timestamp; 409 replayed delivery id; 413 body too large; 503 no usable secret, or no DAG scheduled on the asset yet

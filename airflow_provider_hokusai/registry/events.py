@@ -55,7 +55,7 @@ TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 256 * 1024
 MIN_SECRET_LENGTH = 16
 DEFAULT_CONN_ID = "hokusai_mlflow_webhook"
-#: The asset each verified registry event is recorded on (``dags/hokusai_registry_events.py`` is scheduled on it).
+#: The asset each verified registry event is recorded on (the DAG ``hokusai_registry_events`` runs on it).
 MODEL_VERSION_ASSET = "hokusai_model_version_registered"
 #: What the receiver subscribes to and turns into asset events (``entity.action``).
 VERSION_CREATED = "model_version.created"

@@ -34,7 +34,8 @@ pytestmark = [pytest.mark.system, pytest.mark.usefixtures("airflow_db")]
 
 SECRET = "hokusai-webhook-secret-0f3c9a77d1"
 OLD_SECRET = "hokusai-webhook-old-secret-11aa42"
-EVENTS_DAG = "hokusai_registry_events"
+EVENTS_DAG, DISCOVERY_DAG = "hokusai_registry_events", "hokusai_registry_discovery"
+PROVIDER_DAGS = "hokusai_provider_dags.py"
 REDIS_LIST = "hokusai:model_ready_queue"
 CONN_ENV = "AIRFLOW_CONN_HOKUSAI_MLFLOW_WEBHOOK"
 WEBHOOK_ENV = {
@@ -181,10 +182,11 @@ def upstream_tags(token: str = "HKW", benchmark: str = "0.9") -> dict[str, str]:
     return {t.TOKEN_ID: token, t.BENCHMARK_METRIC: "accuracy", t.BENCHMARK_VALUE: benchmark}
 
 
-def run_dag(file_name: str, conf: dict[str, Any]) -> Any:
+def run_dag(dag_id: str, conf: dict[str, Any]) -> Any:
+    """Run one of the provider's DAGs, from the repository's one-line DAG file (docs/installation.md)."""
     from scripts.dagrun import run_dag_test
 
-    return run_dag_test(file_name, run_conf=conf)
+    return run_dag_test(PROVIDER_DAGS, run_conf=conf, dag_id=dag_id)
 
 
 def version_tags(server: MLflowServer, name: str, version: str) -> dict[str, str]:
@@ -227,7 +229,7 @@ def test_a_version_registered_with_the_upstream_tags_is_announced_exactly_once(
     }
     assert queued_for_events_dag() >= 1  # the scheduler would start hokusai_registry_events on it
 
-    first = run_dag("hokusai_registry_events.py", {"versions": [created]})
+    first = run_dag(EVENTS_DAG, {"versions": [created]})
     assert first.succeeded, first.states
     (outcome,) = first.returns["announce_registered_versions"]
     assert outcome["outcome"] == "published", outcome
@@ -249,7 +251,7 @@ def test_a_version_registered_with_the_upstream_tags_is_announced_exactly_once(
     )
     events = wait_for_events(name, 2)
     assert events[-1]["event"] == "model_version_tag.set"
-    again = run_dag("hokusai_registry_events.py", {"versions": events[1:]})
+    again = run_dag(EVENTS_DAG, {"versions": events[1:]})
     assert again.succeeded, again.states
     assert [o["outcome"] for o in again.returns["announce_registered_versions"]] == ["already_published"]
     assert redis.client().llen(REDIS_LIST) == 1
@@ -262,7 +264,7 @@ def test_a_version_that_misses_its_baseline_is_tagged_failed_and_not_announced(
     name, version = register(server, 0.85, upstream_tags())
     events = wait_for_events(name, 1)
 
-    result = run_dag("hokusai_registry_events.py", {"versions": events})
+    result = run_dag(EVENTS_DAG, {"versions": events})
     assert result.succeeded, result.states
     (outcome,) = result.returns["announce_registered_versions"]
     assert outcome["outcome"] == "failed"
@@ -279,7 +281,7 @@ def test_a_version_without_the_upstream_tags_is_skipped(
     server, _, redis = stack
     name, version = register(server, 0.99, {"team": "research"})
     events = wait_for_events(name, 1)
-    result = run_dag("hokusai_registry_events.py", {"versions": events})
+    result = run_dag(EVENTS_DAG, {"versions": events})
     (outcome,) = result.returns["announce_registered_versions"]
     assert (outcome["outcome"], outcome["reason"]) == ("skipped", f"not a Hokusai candidate: no {t.TOKEN_ID} tag")
     assert t.STATUS not in version_tags(server, name, version)
@@ -387,8 +389,8 @@ def test_with_webhooks_off_discovery_announces_within_one_period(
         time.sleep(3)
         assert not [e for e in recorded() if e.get("model_name") == name]
 
-        assert load_dag("hokusai_registry_discovery.py").schedule == timedelta(minutes=10)
-        result = run_dag("hokusai_registry_discovery.py", {})
+        assert load_dag(PROVIDER_DAGS, DISCOVERY_DAG).schedule == timedelta(minutes=10)
+        result = run_dag(DISCOVERY_DAG, {})
         assert result.succeeded, result.states
         mine = [o for o in result.returns["discover_and_announce"]["outcomes"] if o["model_name"] == name]
         assert [o["outcome"] for o in mine] == ["published"]
@@ -397,7 +399,7 @@ def test_with_webhooks_off_discovery_announces_within_one_period(
         assert (message.model_name, message.model_version, message.token_symbol) == (name, version, "HKD")
 
         # The next period finds nothing left to do for it.
-        again = run_dag("hokusai_registry_discovery.py", {})
+        again = run_dag(DISCOVERY_DAG, {})
         assert not [o for o in again.returns["discover_and_announce"]["outcomes"] if o["model_name"] == name]
         assert redis.client().llen(REDIS_LIST) == 1
     finally:

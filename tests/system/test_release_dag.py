@@ -26,6 +26,14 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 REDIS_LIST = "hokusai:model_ready_queue"
 QUEUE_CONN_ENV = "AIRFLOW_CONN_HOKUSAI_QUEUE"
+# The one-line DAG file of docs/installation.md: the provider's four DAGs, from the package.
+PROVIDER_DAGS = "hokusai_provider_dags.py"
+PROVIDER_DAG_IDS = (
+    "hokusai_reconcile_announcements",
+    "hokusai_announce_only",
+    "hokusai_registry_events",
+    "hokusai_registry_discovery",
+)
 
 
 @pytest.fixture
@@ -222,8 +230,9 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     from scripts.dagrun import run_dag_test
 
     healed = run_dag_test(
-        "hokusai_reconcile_announcements.py",
+        PROVIDER_DAGS,
         run_conf={"queue_name": sqs_release.fifo_url, "registered_model_name": model_name},
+        dag_id="hokusai_reconcile_announcements",
     )
     assert healed.succeeded, healed.states
     assert (healed.returns["reconcile"]["found"], healed.returns["reconcile"]["published"]) == (1, 1)
@@ -241,12 +250,18 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     assert json.loads(second.stdout)["found"] == 0
 
 
-@pytest.mark.parametrize("file_name", ["hokusai_model_release.py", "hokusai_reconcile_announcements.py"])
-def test_every_task_retries_with_backoff_times_out_and_notifies(file_name: str) -> None:
+@pytest.mark.parametrize(
+    ("file_name", "dag_id"),
+    [
+        ("hokusai_model_release.py", None),
+        *[(PROVIDER_DAGS, dag_id) for dag_id in PROVIDER_DAG_IDS],
+    ],
+)
+def test_every_task_retries_with_backoff_times_out_and_notifies(file_name: str, dag_id: str | None) -> None:
     from airflow_provider_hokusai.notifications import HokusaiFailureNotifier
     from scripts.dagrun import load_dag
 
-    dag = load_dag(file_name)
+    dag = load_dag(file_name, dag_id)
     for task in dag.tasks:
         assert task.retries >= 1 and task.retry_exponential_backoff, task.task_id
         assert task.execution_timeout is not None, task.task_id

@@ -77,10 +77,13 @@ async function loadActions() {
   if (!r) { button.disabled = true; note.textContent = explain(result, "the actions"); return; }
   button.disabled = !(r.exists && r.can_trigger);
   if (!r.can_trigger) note.textContent = `You may not trigger DAG ${r.dag_id}.`;
-  else if (!r.exists) note.textContent = `DAG ${r.dag_id} is not deployed in this Airflow.`;
+  else if (!r.exists) note.textContent = r.note;
   else if (r.is_paused) note.textContent = `DAG ${r.dag_id} is paused: a run waits until it is unpaused.`;
   else note.textContent = `Runs DAG ${r.dag_id}: announces every pending or failed version.`;
   button.title = note.textContent;
+  const retry = state.actions.retry;
+  // "Retry announcement" sits on each row; when its DAG is missing, the reason is said once, here.
+  if (retry && !retry.exists) note.textContent += ` ${retry.note}`;
 }
 
 function receiptCell(row) {
@@ -111,7 +114,8 @@ function row(v) {
   const canRetry = v.retryable && retry && retry.exists && retry.can_trigger;
   const action = el("td", {}, v.retryable ? el("button", {
     type: "button", class: "retry", disabled: !canRetry,
-    title: canRetry ? `Run ${retry.dag_id} for this version` : "You may not trigger the retry DAG, or it is not deployed",
+    title: canRetry ? `Run ${retry.dag_id} for this version`
+      : (retry && !retry.exists ? retry.note : "You may not trigger the retry DAG"),
     onclick: () => trigger(retry.dag_id, { model_name: v.model, model_version: v.version }, `${v.model} v${v.version}`),
     text: "Retry announcement",
   }) : null);

@@ -9,8 +9,8 @@ announcement failed (failed status and reason, as the announcer records them). T
 one message of its own on the queue. A viewer sees the buttons disabled; a request without a token is refused.
 Screenshots go to ``docs/`` (``HOKUSAI_UI_SCREENSHOTS=0`` skips writing them).
 
-The reconcile DAG is the shipped ``dags/hokusai_reconcile_announcements.py`` with its hourly schedule off, so that
-only the button runs it (an unpaused ``@hourly`` DAG would get a scheduled run of its own at once).
+The reconcile DAG is the provider's own (``airflow_provider_hokusai.dags.reconcile``) with its hourly schedule off,
+so that only the button runs it (an unpaused ``@hourly`` DAG would get a scheduled run of its own at once).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -77,12 +76,15 @@ class Stack:
 
 
 def _dags_folder(home: Path) -> Path:
+    """The provider's reconcile DAG (from its factory, schedule off) and its announce-only DAG, as it ships them."""
     folder = home / "dags"
     folder.mkdir()
-    source = (REPO_ROOT / "dags" / f"{RECONCILE_DAG}.py").read_text()
-    assert 'schedule="@hourly"' in source
-    (folder / f"{RECONCILE_DAG}.py").write_text(source.replace('schedule="@hourly"', "schedule=None"))
-    shutil.copy(REPO_ROOT / "dags" / f"{RETRY_DAG}.py", folder)
+    (folder / "hokusai_page_dags.py").write_text(
+        "from airflow_provider_hokusai.dags.announce_only import announce_only_dag\n"
+        "from airflow_provider_hokusai.dags.reconcile import reconcile_announcements_dag\n\n"
+        f"reconcile = reconcile_announcements_dag(dag_id={RECONCILE_DAG!r}, schedule=None)\n"
+        f"retry = announce_only_dag(dag_id={RETRY_DAG!r})\n"
+    )
     return folder
 
 
@@ -99,7 +101,6 @@ def _env(home: Path, port: int, redis: RedisProcess, mlflow: MLflowServer) -> di
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(_dags_folder(home)),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{LOOPBACK}:{port}/execution/",
         "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",

@@ -202,3 +202,19 @@ def test_importing_the_queue_interface_loads_no_client_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(("conn_type", "warned"), [("hokusai_sqs", False), ("http", True)])
+def test_only_the_hokusai_sqs_type_is_read_without_the_aws_type_warning(
+    monkeypatch: pytest.MonkeyPatch, conn_type: str, warned: bool
+) -> None:
+    import warnings
+
+    extra = {"region_name": "us-east-1", "queue": "q"}
+    monkeypatch.setenv("AIRFLOW_CONN_Q_TYPED", json.dumps({"conn_type": conn_type, "extra": extra}))
+    hook = SqsQueueHook(aws_conn_id="q_typed")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert hook.extra.queue == "q"
+    expected = [str(w.message) for w in caught if "expected connection type 'aws'" in str(w.message)]
+    assert bool(expected) is warned, expected

@@ -159,12 +159,17 @@ class FakeReader:
         return ["m"]
 
 
-def client_for(auth: FakeAuth, reader: FakeReader) -> TestClient:
+def client_for(auth: FakeAuth, reader: FakeReader, deployed: tuple[str, ...] | None = None) -> TestClient:
+    """The page's app; ``deployed``: the DAGs Airflow knows (all of them when None)."""
     app = create_app(
         authorizer=auth,
         settings_loader=ui.UiSettings,
         reader_factory=lambda settings: reader,  # type: ignore[arg-type,return-value]
-        dag_state_fn=lambda dag_id: {"dag_id": dag_id, "exists": True, "is_paused": False},
+        dag_state_fn=lambda dag_id: {
+            "dag_id": dag_id,
+            "exists": deployed is None or dag_id in deployed,
+            "is_paused": False if deployed is None or dag_id in deployed else None,
+        },
         login_url_fn=lambda next_path: f"/auth/login?next={next_path}",
     )
     return TestClient(app, follow_redirects=False)
@@ -198,10 +203,23 @@ def test_with_a_token_the_data_and_the_permissions() -> None:
             "exists": True,
             "is_paused": False,
             "can_trigger": False,
+            "note": None,
         }
         assert client.get("/api/versions?status=nope", headers=headers).status_code == 400
     with client_for(FakeAuth(read=False), reader) as client:
         assert client.get("/api/versions", headers=headers).status_code == 403
+
+
+def test_an_action_whose_dag_is_not_deployed_says_how_to_deploy_it() -> None:
+    with client_for(FakeAuth(), FakeReader(), deployed=("hokusai_reconcile_announcements",)) as client:
+        actions = client.get("/api/actions", headers={"Authorization": "Bearer t"}).json()
+    assert (actions["reconcile"]["exists"], actions["reconcile"]["note"]) == (True, None)
+    assert actions["retry"]["exists"] is False
+    assert actions["retry"]["note"] == (
+        "DAG hokusai_announce_only is not deployed: add the one-line DAG file, see docs/installation.md"
+    )
+    # The page shows that note as it is (static/hokusai.js), and docs/installation.md has the line.
+    assert "r.note" in static_file("hokusai.js").decode() and "retry.note" in static_file("hokusai.js").decode()
 
 
 def test_mlflow_unreachable_is_a_plain_503() -> None:
