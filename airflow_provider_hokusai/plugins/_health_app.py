@@ -20,6 +20,7 @@ from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.hooks.queue import QueueStatus, get_queue_hook
 from airflow_provider_hokusai.plugins.health import HealthChecker, HealthSettings, summarize
 from airflow_provider_hokusai.plugins.log_redaction import install_log_redaction
+from airflow_provider_hokusai.queue.settings import SQS_CONN_TYPES
 from airflow_provider_hokusai.utils.redaction import mask_connection
 
 __all__ = ["create_app", "describe_target", "prepare_connection"]
@@ -39,7 +40,7 @@ def _where(url: Any) -> str | None:
 def describe_target(conn: Connection) -> str:
     """Where ``conn`` points, for the timeout text: ``redis host:port`` or ``sqs queue <name> at <endpoint>``."""
     conn_type = (conn.conn_type or "").lower()
-    if conn_type != "aws":
+    if conn_type not in SQS_CONN_TYPES:
         # The Redis hook's defaults when host or port are not set.
         return f"{conn_type} {conn.host or '127.0.0.1'}:{conn.port or 6379}"
     extra = conn.extra_dejson

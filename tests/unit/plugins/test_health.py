@@ -250,6 +250,8 @@ def test_prepare_connection_of_a_missing_connection_is_none() -> None:
             {"conn_type": "aws", "extra": {"region_name": "eu-west-1", "queue": "q"}},
             "sqs queue q at sqs.eu-west-1.amazonaws.com",
         ),
+        ({"conn_type": "hokusai_sqs", "extra": {"queue": "q.fifo"}}, "sqs queue q.fifo"),
+        ({"conn_type": "hokusai_redis", "host": "redis.internal"}, "hokusai_redis redis.internal:6379"),
     ],
 )
 def test_describe_target_names_host_and_queue_without_credentials(fields: dict[str, Any], target: str) -> None:
