@@ -37,7 +37,7 @@ import os, signal, sys
 from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
 
-def die(self, ref, receipt):
+def die(self, ref, receipt, *_):
     print("published", receipt.message_id, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
