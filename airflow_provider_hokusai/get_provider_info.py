@@ -33,7 +33,13 @@ def get_provider_info() -> dict[str, Any]:
             },
         ],
         "hooks": [
-            {"integration-name": "Hokusai", "python-modules": ["airflow_provider_hokusai.hooks.mlflow"]},
+            {
+                "integration-name": "Hokusai",
+                "python-modules": [
+                    "airflow_provider_hokusai.hooks.mlflow",
+                    "airflow_provider_hokusai.hooks.mlflow_stores",
+                ],
+            },
             {
                 # Queue hooks read the official redis and aws connection types, and the provider's hokusai_redis and
                 # hokusai_sqs (the same connections, whose UI Test button runs the queue hooks' own test).

@@ -320,7 +320,6 @@ def reconcile_and_check(
     from airflow_provider_hokusai.announcement.reconcile import reconcile
     from airflow_provider_hokusai.messages import message_id_for
     from airflow_provider_hokusai.queue.receipts import receipt_from_tags
-    from airflow_provider_hokusai.registry import tags as t
 
     if result.tasks_failed:
         summary = reconcile(announcer, max_versions=len(refs) + 1)
@@ -329,7 +328,7 @@ def reconcile_and_check(
     for version in registry.versions():
         if receipt_from_tags(version.tags) is None:
             result.without_receipt += 1
-        elif version.tags.get(t.ANNOUNCEMENT_MESSAGE_ID) != message_id_for(version.name, version.version):
+        elif (receipt_from_tags(version.tags) or {}).get("message_id") != message_id_for(version.name, version.version):
             result.receipt_mismatch += 1
     return expected
 

@@ -88,7 +88,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_mlflow_server(
-    root: Path, timeout: float = SERVER_START_TIMEOUT, env: Mapping[str, str] | None = None
+    root: Path,
+    timeout: float = SERVER_START_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+    app_name: str | None = None,
 ) -> Iterator[MLflowServer]:
     """
     Run ``mlflow server`` (one worker, sqlite store and artifacts under ``root``) for the duration of the block.
@@ -97,6 +100,7 @@ def running_mlflow_server(
     :param timeout: Seconds to wait for ``/health`` at most.
     :param env: Extra environment for the server, e.g. ``MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true`` (and
         ``MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https``) so that it delivers webhooks to a loopback receiver.
+    :param app_name: ``--app-name``, e.g. ``basic-auth`` (its ``MLFLOW_AUTH_CONFIG_PATH`` given in ``env``).
     :raises RuntimeError: The server exited during start-up (its log's tail in the message).
     :raises TimeoutError: It was not healthy within ``timeout`` seconds.
     """
@@ -115,6 +119,7 @@ def running_mlflow_server(
         f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination",
         str(root / "artifacts"),
+        *(["--app-name", app_name] if app_name else []),
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -3,9 +3,8 @@ The one in-memory fake of the MLflow model registry: model versions with tags an
 
 It answers both as :class:`~airflow_provider_hokusai.hooks.mlflow.MLflowHook` (``get_model_version``,
 ``set_model_version_tags``, ``search_model_versions``, as :class:`~airflow_provider_hokusai.announcement.announcer.
-ModelReadyAnnouncer` uses it) and as the hook's ``MlflowClient`` (``get_model_version``, ``set_model_version_tag``,
-``search_model_versions``). It is thread-safe, and reads return copies, so a reader never sees another thread's
-half-written tags.
+ModelReadyAnnouncer` uses it) and as the hook's registry store (``get_model_version``). It is thread-safe, and
+reads return copies, so a reader never sees another thread's half-written tags.
 
 ``search_model_versions`` understands the filter forms the provider writes: clauses joined by ``and`` (any case),
 each ``name``, ``run_id`` or ``tags.<key>`` (key bare, in backticks or in double quotes), ``=`` or ``!=``, and a

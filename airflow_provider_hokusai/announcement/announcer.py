@@ -39,6 +39,8 @@ __all__ = ["AnnouncementResult", "ModelReadyAnnouncer", "VersionRef", "message_f
 
 log = logging.getLogger(__name__)
 
+_READY = "READY"
+
 # MLflow caps tag values at 5000 characters (8000 on newer servers); reasons are kept well below either.
 
 _REQUIRED_EVIDENCE = {
@@ -165,7 +167,7 @@ class ModelReadyAnnouncer:
         except HokusaiError as exc:
             self._record_failure(ref, exc)
             raise
-        self._record_receipt(ref, receipt)
+        self._record_receipt(ref, receipt, version.tags or {})
         log.info(
             "Announced %s v%s as message %s on %s queue %s (duplicate=%s)",
             *ref.key,
@@ -184,7 +186,7 @@ class ModelReadyAnnouncer:
         through :meth:`ModelReadyQueueHook.publish_many` (same deduplication as single publishes).
         """
         results: list[AnnouncementResult] = []
-        pending: list[tuple[VersionRef, ModelReadyToDeployMessage]] = []
+        pending: list[tuple[VersionRef, ModelReadyToDeployMessage, Mapping[str, str]]] = []
         for ref in refs:
             prepared = self._prepare(ref)
             if isinstance(prepared, AnnouncementResult):
@@ -195,34 +197,41 @@ class ModelReadyAnnouncer:
             return results
         outcomes: dict[int, PublishReceipt | HokusaiError]
         try:
-            outcomes = dict(enumerate(self.queue_hook.publish_many([m for _, m in pending])))
+            outcomes = dict(enumerate(self.queue_hook.publish_many([m for _, m, _ in pending])))
         except QueueBatchError as exc:
             # Accepted entries get their receipts; only the refused ones are tagged failed.
             outcomes = {**exc.receipts, **exc.errors}
         except HokusaiError as exc:
             outcomes = dict.fromkeys(range(len(pending)), exc)
-        for index, (ref, _) in enumerate(pending):
-            results.append(self._settle(ref, outcomes[index]))
+        for index, (ref, _, version_tags) in enumerate(pending):
+            results.append(self._settle(ref, outcomes[index], version_tags))
         return results
 
-    def _prepare(self, ref: VersionRef) -> AnnouncementResult | tuple[VersionRef, ModelReadyToDeployMessage]:
-        """The message to publish for ``ref`` (canonical), or its result when there is nothing to publish."""
+    def _prepare(
+        self, ref: VersionRef
+    ) -> AnnouncementResult | tuple[VersionRef, ModelReadyToDeployMessage, Mapping[str, str]]:
+        """
+        The message to publish for ``ref`` (canonical) and the version's tags as read, or its result when there is
+        nothing to publish.
+        """
         try:
             canonical, version = self._read_version(ref)
             existing = receipt_from_tags(version.tags or {})
             if existing is not None:
                 return AnnouncementResult(*canonical.key, "already_published", receipt=existing)
-            return canonical, self._message(canonical, version)
+            return canonical, self._message(canonical, version), version.tags or {}
         except (AnnouncementRefusedError, InvalidModelReadyMessage) as exc:
             self._record_failure(ref, exc)
             return AnnouncementResult(*ref.key, "failed", error=redact_text(str(exc)))
 
-    def _settle(self, ref: VersionRef, outcome: PublishReceipt | HokusaiError) -> AnnouncementResult:
-        """Record one publish outcome on its version."""
+    def _settle(
+        self, ref: VersionRef, outcome: PublishReceipt | HokusaiError, version_tags: Mapping[str, str]
+    ) -> AnnouncementResult:
+        """Record one publish outcome on its version (``version_tags``: its tags as read before publishing)."""
         if isinstance(outcome, HokusaiError):
             self._record_failure(ref, outcome)
             return AnnouncementResult(*ref.key, "failed", error=redact_text(str(outcome)))
-        self._record_receipt(ref, outcome)
+        self._record_receipt(ref, outcome, version_tags)
         return AnnouncementResult(*ref.key, "published", receipt=outcome.to_dict())
 
     def _read_version(self, ref: VersionRef) -> tuple[VersionRef, Any]:
@@ -243,7 +252,18 @@ class ModelReadyAnnouncer:
 
     @staticmethod
     def _message(ref: VersionRef, version: Any) -> ModelReadyToDeployMessage:
-        """The contract message of ``version`` (as :meth:`_read_version` returns it), with the caller's overrides."""
+        """
+        The contract message of ``version`` (as :meth:`_read_version` returns it), with the caller's overrides.
+
+        :raises AnnouncementRefusedError: the registry has not made the version READY (its evidence may be written
+            with it, at creation, before an asynchronous registry finishes); reconciliation takes it up again.
+        """
+        status = str(getattr(version, "status", None) or _READY)
+        if status != _READY:
+            raise AnnouncementRefusedError(
+                f"{ref.model_name} v{ref.model_version} is {status}, not READY, in the MLflow registry; "
+                "nothing was published"
+            )
         return message_from_version_tags(
             ref.model_name,
             ref.model_version,
@@ -254,9 +274,10 @@ class ModelReadyAnnouncer:
             extra_tags=ref.extra_tags,
         )
 
-    def _record_receipt(self, ref: VersionRef, receipt: PublishReceipt) -> None:
+    def _record_receipt(self, ref: VersionRef, receipt: PublishReceipt, version_tags: Mapping[str, str]) -> None:
         try:
-            self.mlflow_hook.set_model_version_tags(ref.model_name, ref.model_version, receipt_tags(receipt))
+            written = receipt_tags(receipt, version_tags)
+            self.mlflow_hook.set_model_version_tags(ref.model_name, ref.model_version, written)
         except Exception as exc:
             # Published but unrecorded: a retry republishes the same message id, which the queue hook absorbs as a
             # duplicate, and then records the receipt.

@@ -63,7 +63,7 @@ def setup_webhook(client: Any, *, name: str, url: str, secret: str, test: bool =
     """
     Create or update webhook ``name`` → ``url`` with ``secret``; test it. Returns the summary and whether it works.
 
-    :param client: An ``mlflow.MlflowClient`` for the registry.
+    :param client: The registry's ``MLflowHook`` (or an ``mlflow.MlflowClient``).
     """
     from airflow_provider_hokusai.registry.events import SUBSCRIBED_EVENTS
 
@@ -108,9 +108,9 @@ def _setup(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     try:
         resolve_connections(args.conn_id, args.mlflow_conn_id)
         secret = load_webhook_secrets(args.conn_id)[0]
-        client = MLflowHook(mlflow_conn_id=args.mlflow_conn_id).client
+        hook = MLflowHook(mlflow_conn_id=args.mlflow_conn_id)
         summary, works = setup_webhook(
-            client, name=args.name, url=receiver_url(args.api_url), secret=secret, test=not args.no_test
+            hook, name=args.name, url=receiver_url(args.api_url), secret=secret, test=not args.no_test
         )
     except HokusaiError as exc:
         return 2, {"error": describe(exc)}

@@ -1,4 +1,4 @@
-"""Hook for MLflow 3 tracking servers and model registries, built on ``mlflow.MlflowClient``: I/O only.
+"""Hook for MLflow 3 tracking servers and model registries, built on MLflow's public store classes: I/O only.
 
 What the baseline gate decides from what the hook reads lives in :mod:`airflow_provider_hokusai.gate.baseline`; how an
 ``mlflow`` connection is read lives in :mod:`airflow_provider_hokusai.registry.connection`.
@@ -7,19 +7,18 @@ What the baseline gate decides from what the hook reads lives in :mod:`airflow_p
 from __future__ import annotations
 
 import time
-from functools import cached_property
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from airflow.sdk import BaseHook
 
 from airflow_provider_hokusai.exceptions import (
     ModelRegistrationError,
     ModelRegistrationTimeout,
 )
 from airflow_provider_hokusai.gate.baseline import CandidateRun
+from airflow_provider_hokusai.hooks.mlflow_stores import MLflowStoreHook
 from airflow_provider_hokusai.registry.checks import probe_mlflow
-from airflow_provider_hokusai.registry.connection import MLflowSettings, redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.registry.connection import redact_uri, ui_field_behaviour
 from airflow_provider_hokusai.registry.errors import already_exists, is_not_found
 from airflow_provider_hokusai.registry.syntax import (
     LOGGED_MODEL_URI,
@@ -28,11 +27,9 @@ from airflow_provider_hokusai.registry.syntax import (
     filter_literal,
     parse_model_uri,
 )
-from airflow_provider_hokusai.utils.connections import connection
-from airflow_provider_hokusai.utils.redaction import describe, mask_connection
+from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
     from mlflow.entities import Experiment, Run
     from mlflow.entities.model_registry import ModelVersion
 
@@ -41,14 +38,15 @@ if TYPE_CHECKING:
 __all__ = ["MLflowHook", "ModelSource", "parse_model_uri", "redact_uri"]
 
 
-class MLflowHook(BaseHook):
+class MLflowHook(MLflowStoreHook):
     """
-    Talk to an MLflow 3 tracking server and model registry through a cached ``mlflow.MlflowClient``.
+    Talk to an MLflow 3 tracking server and model registry through MLflow's public store classes.
 
     The ``mlflow`` connection is read by :class:`~airflow_provider_hokusai.registry.connection.MLflowSettings`
     (``mlflow://host:5000``, or a full tracking URI such as ``sqlite:////abs/path/mlflow.db``). ``login`` +
-    ``password`` is HTTP basic auth, a ``password`` alone a bearer token; both are bound to this hook's client only
-    (never to the process's ``MLFLOW_TRACKING_*`` variables, which every other client would pick up).
+    ``password`` is HTTP basic auth, a ``password`` alone a bearer token; both go with this hook's requests only
+    (never into the process's ``MLFLOW_TRACKING_*`` variables, which every other client would pick up). The single
+    MLflow calls are the methods of :class:`~airflow_provider_hokusai.hooks.mlflow_stores.MLflowStoreHook`.
 
     :param mlflow_conn_id: Id of the ``mlflow`` connection.
     """
@@ -59,56 +57,17 @@ class MLflowHook(BaseHook):
     hook_name = "MLflow"
 
     def __init__(self, mlflow_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
+        super().__init__(mlflow_conn_id=mlflow_conn_id, **kwargs)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Relabel the generic connection form for MLflow (Airflow 3 reads the same form from the provider info)."""
         return ui_field_behaviour()
 
-    @cached_property
-    def settings(self) -> MLflowSettings:
-        """The connection, read once; :class:`InvalidConfigurationError` when it is missing or breaks a rule."""
-        conn = connection(self.mlflow_conn_id, "mlflow_conn_id", "mlflow connection")
-        # Error texts of MLflow's client quote the URI it called, credentials included when written into it.
-        mask_connection(conn)
-        return MLflowSettings.of(conn)
-
-    @property
-    def tracking_uri(self) -> str:
-        """The tracking URI the client talks to."""
-        return self.settings.tracking_uri
-
-    @property
-    def registry_uri(self) -> str:
-        """The model registry URI (the tracking URI unless the connection says otherwise)."""
-        return self.settings.registry_uri
-
     @property
     def ui_url(self) -> str | None:
         """Base URL of the MLflow UI, or None for local (sqlite/file) stores."""
         return self.settings.ui_url
-
-    @cached_property
-    def client(self) -> MlflowClient:
-        """The ``mlflow.MlflowClient`` of this connection, built on first use and cached."""
-        from mlflow import MlflowClient
-
-        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
-        if self.settings.password:
-            self.settings.bind_credentials(client)
-        self.log.info(
-            "MLflow client for connection %s: tracking %s, registry %s",
-            self.mlflow_conn_id,
-            redact_uri(self.tracking_uri),
-            redact_uri(self.registry_uri),
-        )
-        return client
-
-    def get_conn(self) -> MlflowClient:
-        """Return the cached ``mlflow.MlflowClient``."""
-        return self.client
 
     def test_connection(self) -> tuple[bool, str]:
         """Query the tracking server and the registry: one small search each, once, bounded (``connection_checks``)."""
@@ -118,45 +77,20 @@ class MLflowHook(BaseHook):
             return False, f"MLflow at {redact_uri(self.tracking_uri)} is not usable: {describe(exc)}"
         return True, f"Connected to MLflow at {redact_uri(self.tracking_uri)}"
 
-    def get_run(self, run_id: str) -> Run:
-        """The MLflow run ``run_id`` (info, metrics, params, tags)."""
-        return self.client.get_run(run_id)
-
     def get_or_create_experiment(self, name: str) -> str:
         """The id of experiment ``name``, created (with the connection's ``artifact_location``) when missing."""
-        experiment = self.client.get_experiment_by_name(name)
+        experiment = self.get_experiment_by_name(name)
         if experiment is not None:
             return str(experiment.experiment_id)
         location = self.settings.extra.artifact_location
         try:
-            return str(self.client.create_experiment(name, artifact_location=location))
+            return str(self.create_experiment(name, artifact_location=location))
         except Exception:
             # Another task created it between the lookup and the create.
-            experiment = self.client.get_experiment_by_name(name)
+            experiment = self.get_experiment_by_name(name)
             if experiment is None:
                 raise
             return str(experiment.experiment_id)
-
-    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
-        """One registered model version."""
-        return self.client.get_model_version(name, str(version))
-
-    def set_model_version_tags(self, name: str, version: str | int, tags: dict[str, str]) -> None:
-        """Set (create or overwrite) several tags on a model version."""
-        for key, value in tags.items():
-            self.client.set_model_version_tag(name, str(version), key, str(value))
-
-    def search_model_versions(
-        self, filter_string: str, max_results: int = 1000, page_token: str | None = None
-    ) -> list[ModelVersion]:
-        """
-        One page of the model versions matching an MLflow filter string (e.g. ``"name='m' AND run_id='abc'"``),
-        oldest first; the returned list's ``token`` attribute is the next page's token (None on the last page).
-        """
-        found = self.client.search_model_versions(
-            filter_string, max_results=max_results, order_by=["creation_timestamp ASC"], page_token=page_token
-        )
-        return found
 
     def model_version_url(self, name: str, version: str | int) -> str | None:
         """Link to the model version in the MLflow UI, or None when the store has no UI."""
@@ -172,13 +106,13 @@ class MLflowHook(BaseHook):
         experiment: Experiment | None
         if criteria.run_id:
             run = run or self.get_run(criteria.run_id)
-            experiment = self.client.get_experiment(run.info.experiment_id)
+            experiment = self.get_experiment(run.info.experiment_id)
         else:
-            experiment = self.client.get_experiment_by_name(str(criteria.experiment_name))
+            experiment = self.get_experiment_by_name(str(criteria.experiment_name))
             if experiment is None:
                 return None
-            runs = self.client.search_runs(
-                [experiment.experiment_id], criteria.filter_string or "", max_results=1, order_by=[*criteria.order_by]
+            runs = self.search_runs(
+                [experiment.experiment_id], criteria.filter_string or "", max_results=1, order_by=criteria.order_by
             )
             if not runs:
                 return None
@@ -200,7 +134,7 @@ class MLflowHook(BaseHook):
         from mlflow.exceptions import MlflowException
 
         try:
-            version = self.client.get_model_version_by_alias(model_name, alias)
+            version = self.get_model_version_by_alias(model_name, alias)
         except MlflowException as exc:
             if is_not_found(exc):
                 return None
@@ -213,14 +147,14 @@ class MLflowHook(BaseHook):
         source_match = LOGGED_MODEL_URI.match(version.source or "")
         logged_model_id = version.model_id or (source_match["model_id"] if source_match else None)
         if logged_model_id:
-            for metric in self.client.get_logged_model(logged_model_id).metrics or []:
+            for metric in self.get_logged_model(logged_model_id).metrics or []:
                 if metric.key == metric_name:
                     return float(metric.value)
         return None
 
     def resolve_model_source(self, model_uri: str) -> ModelSource:
         """
-        Resolve a model URI the way ``mlflow.register_model`` does, but with this hook's client.
+        Resolve a model URI the way ``mlflow.register_model`` does, but with this hook's stores.
 
         ``runs:/<run_id>/<name>`` becomes the MLflow 3 logged model of that run with that name (the newest if
         several); a run without such a logged model keeps the ``runs:/`` URI as source. ``models:/m-<id>``
@@ -228,14 +162,14 @@ class MLflowHook(BaseHook):
         """
         run_id, logged_model_id = parse_model_uri(model_uri)
         if logged_model_id:
-            logged = self.client.get_logged_model(logged_model_id)
+            logged = self.get_logged_model(logged_model_id)
             return ModelSource(model_uri, logged.source_run_id, logged_model_id)
         assert run_id is not None
         artifact_path = str(RUNS_URI.match(model_uri)["path"]).strip("/")  # type: ignore[index]
         run = self.get_run(run_id)
         logged_models = [
             m
-            for m in self.client.search_logged_models(
+            for m in self.search_logged_models(
                 experiment_ids=[run.info.experiment_id],
                 filter_string=f"source_run_id = '{run_id}'",
                 order_by=[{"field_name": "creation_time", "ascending": False}],
@@ -263,10 +197,13 @@ class MLflowHook(BaseHook):
         ]
         return min(same, key=lambda v: int(v.version)) if same else None
 
-    def get_or_create_model_version(self, name: str, source: ModelSource) -> tuple[ModelVersion, bool]:
+    def get_or_create_model_version(
+        self, name: str, source: ModelSource, tags: Mapping[str, str] | None = None
+    ) -> tuple[ModelVersion, bool]:
         """
         Reuse the version of ``name`` already registered from ``source``, or register one (creating the
-        registered model if needed). Returns ``(version, created)``.
+        registered model if needed) carrying ``tags``, written with the version in one request. Returns
+        ``(version, created)``; a reused version's tags are left as they are.
         """
         from mlflow.exceptions import MlflowException
 
@@ -275,13 +212,14 @@ class MLflowHook(BaseHook):
             self.log.info("Reusing version %s of %s registered from %s", existing.version, name, source.source)
             return existing, False
         try:
-            self.client.create_registered_model(name)
+            self.create_registered_model(name)
             self.log.info("Created registered model %s", name)
         except MlflowException as exc:
             if not already_exists(exc):
                 raise
-        ids: dict[str, Any] = {"run_id": source.run_id, "model_id": source.logged_model_id}
-        version = self.client.create_model_version(name, source.source, **ids, await_creation_for=0)
+        version = self.create_model_version(
+            name, source.source, run_id=source.run_id, model_id=source.logged_model_id, tags=tags
+        )
         self.log.info("Registered version %s of %s from %s", version.version, name, source.source)
         return version, True
 

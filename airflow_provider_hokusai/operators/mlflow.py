@@ -269,16 +269,19 @@ class RegisterModelOperator(BaseOperator):
                 subject="model registration input",
             )
 
-        version, created = hook.get_or_create_model_version(name, source)
+        version_tags |= provenance_tags(context)
+        # A new version gets its evidence and the pending mark with it, in one request.
+        version, created = hook.get_or_create_model_version(name, source, tags=with_pending_mark(version_tags, {}))
         ready = hook.wait_for_model_version_ready(
             name, version.version, timeout=self.await_ready_timeout, poll_interval=self.ready_poll_interval
         )
-        version_tags |= provenance_tags(context)
-        # The pending mark goes last: the pending index only lists versions whose evidence is in.
-        version_tags = with_pending_mark(version_tags, ready.tags or {})
-        hook.set_model_version_tags(name, ready.version, version_tags)
+        if not created:
+            # A reused version: the evidence first, the pending mark last (the pending index only lists versions
+            # whose evidence is in), and no mark over an announcement status or a receipt it already has.
+            version_tags = with_pending_mark(version_tags, ready.tags or {})
+            hook.set_model_version_tags(name, ready.version, version_tags)
         if registration.alias:
-            hook.client.set_registered_model_alias(name, registration.alias, str(ready.version))
+            hook.set_registered_model_alias(name, registration.alias, ready.version)
         url = hook.model_version_url(name, ready.version)
         self.log.info(
             "%s version %s of %s (token %s, run %s)",

@@ -3,8 +3,8 @@ Bounded reads of the MLflow model registry for pages a person waits on (the Hoku
 
 ``MlflowClient`` retries a failing call for about four minutes; a page must say "MLflow is unreachable" within
 seconds. Against an http(s) registry, :class:`RegistryReader` therefore calls MLflow's REST API itself, once, with
-no retry and a capped timeout, with the connection's credentials (as the hook's client gets them); local stores
-(sqlite, file) are read through the hook's client, which does no network I/O. Errors come out as
+no retry and a capped timeout, with the connection's credentials (as the hook's stores carry them); local stores
+(sqlite, file) are read through the hook's stores, which do no network I/O. Errors come out as
 :class:`~airflow_provider_hokusai.exceptions.RegistryUnavailableError` whose text names the registry's host and
 the error type, never its credentials.
 """
@@ -35,7 +35,7 @@ class RegistryReader:
     """
     One page of model versions or registered model names at a time, in bounded time.
 
-    :param hook: The MLflow connection's hook (its settings, credentials and, for local stores, its client).
+    :param hook: The MLflow connection's hook (its settings, credentials and, for local stores, its stores).
     :param timeout: Upper bound of one call, in seconds.
     """
 
@@ -64,8 +64,8 @@ class RegistryReader:
             versions = [RegistryVersion.from_rest(item) for item in body.get("model_versions") or []]
             return VersionPage(versions, body.get("next_page_token") or None)
         found = self._local(
-            lambda client: client.search_model_versions(
-                filter_string, max_results=max_results, order_by=list(order_by), page_token=page_token
+            lambda hook: hook.search_model_versions(
+                filter_string, max_results=max_results, page_token=page_token, order_by=order_by
             )
         )
         return VersionPage([RegistryVersion.from_entity(v) for v in found], getattr(found, "token", None) or None)
@@ -80,7 +80,7 @@ class RegistryReader:
         if self.remote:
             body = self._get(MODELS_SEARCH, {"max_results": max_results, "order_by": order_by})
             return [str(model.get("name")) for model in body.get("registered_models") or []]
-        found = self._local(lambda client: client.search_registered_models(max_results=max_results, order_by=order_by))
+        found = self._local(lambda hook: hook.search_registered_models(max_results=max_results, order_by=order_by))
         return [str(model.name) for model in found]
 
     def _where(self) -> str:
@@ -91,7 +91,7 @@ class RegistryReader:
 
     def _local(self, call: Any) -> Any:
         try:
-            return call(self.hook.client)
+            return call(self.hook)
         except HokusaiError:
             raise
         except Exception as exc:

@@ -3,7 +3,7 @@ The MLflow connection test, in bounded time: what the UI's Test button and ``hok
 
 Over http(s), MLflow's REST calls are made directly with no retry and a capped timeout (the ``MlflowClient`` retries
 for about 245 s by default), with the connection's credentials; local stores (sqlite, file) go through the hook's
-client, which does no network I/O. Nothing process-wide is changed (no ``MLFLOW_HTTP_*`` variable is set).
+stores, which do no network I/O. Nothing process-wide is changed (no ``MLFLOW_HTTP_*`` variable is set).
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ def probe_mlflow(hook: MLflowHook) -> None:
     if is_remote(settings.tracking_uri):
         rest_call(hook, settings.tracking_uri, EXPERIMENTS_SEARCH, "POST", _left(deadline), json={"max_results": 1})
     else:
-        hook.client.search_experiments(max_results=1)
+        hook.search_experiments(max_results=1)
     if is_remote(settings.registry_uri):
         rest_call(
             hook, settings.registry_uri, REGISTERED_MODELS_SEARCH, "GET", _left(deadline), params={"max_results": 1}
         )
     else:
-        hook.client.search_registered_models(max_results=1)
+        hook.search_registered_models(max_results=1)
 
 
 def _left(deadline: float) -> float:

@@ -16,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
-    from mlflow import MlflowClient
     from mlflow.utils.rest_utils import MlflowHostCreds
 
 __all__ = [
@@ -172,7 +171,7 @@ class MLflowSettings(BaseModel):
 
     @property
     def tracking_uri(self) -> str:
-        """The tracking URI the client talks to."""
+        """The tracking URI the hook talks to."""
         host = self.host or ""
         if self.extra.tracking_uri:
             return self.extra.tracking_uri
@@ -196,43 +195,22 @@ class MLflowSettings(BaseModel):
         return redact_uri(self.tracking_uri).rstrip("/") if remote else None
 
     def host_creds(self, uri: str) -> MlflowHostCreds:
-        """The connection's credentials for ``uri``: basic auth with a login, else the password as bearer token."""
+        """
+        The credentials of a request to ``uri``: the connection's own (basic auth with a login, else the password as
+        bearer token); MLflow's defaults for ``uri`` (``mlflow.utils.credentials.get_default_host_creds``) when the
+        connection has none.
+        """
         from mlflow.utils.rest_utils import MlflowHostCreds
 
+        if not self.password:
+            from mlflow.utils.credentials import get_default_host_creds
+
+            return get_default_host_creds(uri)
         login, password = self.login, self.password
         return MlflowHostCreds(
             host=uri,
-            username=login if login and password else None,
-            password=password if login and password else None,
-            token=password if password and not login else None,
+            username=login if login else None,
+            password=password if login else None,
+            token=password if not login else None,
             ignore_tls_verification=self.extra.insecure_tls,
         )
-
-    def bind_credentials(self, client: MlflowClient) -> None:
-        """Give ``client`` REST stores that carry these credentials, leaving process-wide state alone."""
-        from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStore
-        from mlflow.store.tracking.rest_store import RestStore as TrackingRestStore
-        from mlflow.tracking._model_registry.client import ModelRegistryClient
-        from mlflow.tracking._tracking_service.client import TrackingServiceClient
-
-        tracking_uri, registry_uri = self.tracking_uri, self.registry_uri
-        if urlsplit(tracking_uri).scheme in REMOTE_SCHEMES:
-            tracking_store = TrackingRestStore(lambda: self.host_creds(tracking_uri))
-
-            class _TrackingClient(TrackingServiceClient):
-                @property
-                def store(self) -> Any:
-                    return tracking_store
-
-            client._tracking_client = _TrackingClient(tracking_uri)
-        if urlsplit(registry_uri).scheme in REMOTE_SCHEMES:
-            registry_store = RegistryRestStore(lambda: self.host_creds(registry_uri))
-
-            class _RegistryClient(ModelRegistryClient):
-                @property
-                def store(self) -> Any:
-                    return registry_store
-
-            # MlflowClient builds its registry client lazily into this attribute; pre-seeding it is the only way
-            # to hand it a store without going through the process-wide store registry.
-            setattr(client, "_registry_client_lazy", _RegistryClient(registry_uri, tracking_uri))  # noqa: B010

@@ -1,4 +1,4 @@
-"""Which typed error an MLflow failure is, decided from what the client raised: pure functions, no I/O.
+"""Which typed error an MLflow failure is, decided from what MLflow raised: pure functions, no I/O.
 
 The registry's counterpart of :mod:`airflow_provider_hokusai.queue.sqs_errors`: MLflow answers "no such model, version
 or alias" with one of :data:`NOT_FOUND_CODES` (a refusal: retrying cannot create it), "already there" with one of

@@ -14,7 +14,7 @@ __all__ = ["is_remote", "rest_call"]
 
 
 def is_remote(uri: str) -> bool:
-    """Whether ``uri`` is reached over http(s) (else a local store the hook's client opens)."""
+    """Whether ``uri`` is reached over http(s) (else a local store the hook opens)."""
     return urlsplit(uri).scheme in REMOTE_SCHEMES
 
 
@@ -29,12 +29,13 @@ def rest_call(hook: MLflowHook, uri: str, endpoint: str, method: str, timeout: f
     """
     from mlflow.utils.rest_utils import http_request_safe
 
-    if hook.settings.password:
-        creds = hook.settings.host_creds(uri)
-    else:
-        from mlflow.utils.credentials import get_default_host_creds
-
-        creds = get_default_host_creds(uri)
     return http_request_safe(
-        creds, endpoint, method, max_retries=0, backoff_factor=0, backoff_jitter=0, timeout=timeout, **kwargs
+        hook.settings.host_creds(uri),
+        endpoint,
+        method,
+        max_retries=0,
+        backoff_factor=0,
+        backoff_jitter=0,
+        timeout=timeout,
+        **kwargs,
     )

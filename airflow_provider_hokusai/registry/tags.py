@@ -20,6 +20,7 @@ __all__ = [
     "ANNOUNCEMENT_PENDING",
     "ANNOUNCEMENT_PUBLISHED",
     "ANNOUNCEMENT_QUEUE",
+    "ANNOUNCEMENT_RECEIPT",
     "ANNOUNCEMENT_STATUS",
     "BENCHMARK_METRIC",
     "BENCHMARK_VALUE",
@@ -69,6 +70,9 @@ ANNOUNCEMENT_PUBLISHED = "published"
 ANNOUNCEMENT_FAILED = "failed"
 #: Status values reconciliation looks for (the pending index).
 UNANNOUNCED_STATUSES = (ANNOUNCEMENT_PENDING, ANNOUNCEMENT_FAILED)
+#: The receipt, one JSON object (message_id, backend, queue, broker_message_id, published_at), written before the
+#: status. Earlier builds of the provider wrote a receipt as the five separate tags below; those still read.
+ANNOUNCEMENT_RECEIPT = "hokusai_announcement_receipt"
 ANNOUNCEMENT_MESSAGE_ID = "hokusai_announcement_message_id"
 ANNOUNCEMENT_BACKEND = "hokusai_announcement_backend"
 ANNOUNCEMENT_QUEUE = "hokusai_announcement_queue"

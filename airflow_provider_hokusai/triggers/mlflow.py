@@ -37,7 +37,7 @@ _hooks: dict[str, _SharedHook] = {}
 
 
 class _SharedHook:
-    """One connection's hook (and so one MLflow client) shared by the triggers of a process that use it."""
+    """One connection's hook (and so one set of MLflow stores) shared by the triggers of a process that use it."""
 
     def __init__(self, mlflow_conn_id: str) -> None:
         self.hook = MLflowHook(mlflow_conn_id=mlflow_conn_id)
@@ -45,7 +45,7 @@ class _SharedHook:
         self._building = threading.Lock()
 
     def ready(self) -> MLflowHook:
-        """The hook with its connection read and client built, by one thread while the others wait."""
+        """The hook with its connection read and stores opened, by one thread while the others wait."""
         with self._building:
             self.hook.get_conn()  # a cached property: built once
         return self.hook
@@ -84,7 +84,7 @@ class MLflowBaselineTrigger(BaseTrigger):
 
     Every MLflow call is blocking, so each look runs in a worker thread and the triggerer's event loop never waits
     on the network. The triggers of one process share a pool of :data:`LOOK_THREADS` threads and one hook (one
-    client) per connection, and a look at a run that is still RUNNING is one GET. Yields exactly one event,
+    set of stores) per connection, and a look at a run that is still RUNNING is one GET. Yields exactly one event,
     primitives only, with the keys
     ``status``, ``reason``, ``error`` and ``evidence``:
 

@@ -1,8 +1,13 @@
 """Keeping credentials out of every text the provider writes: logs, exceptions, CLI output, HTTP answers, tags.
 
-Airflow's secrets masker does the work: :func:`mask_connection` registers what a connection holds (its password,
-the extras Airflow deems sensitive, credentials written into a URI), and :func:`redact_text` runs a text through the
-masker, then removes what no registration can know about (``user:password@`` in any URI, ``password=...``).
+Airflow's secrets masker does the work, through its public functions only: :func:`mask_connection` registers what a
+connection holds (its password, credentials written into a URI, and every extra value with the name of each key
+above it, so that Airflow's own rule - ``[core] sensitive_var_conn_names`` plus its default list - decides which
+are secret), and :func:`redact_text` runs a text through the masker (``airflow.sdk.log.mask_logs``, the processor
+Airflow's own logging applies), then removes what no registration can know about (``user:password@`` in any URI,
+``password=...``). Airflow 3.3 exposes ``mask_secret`` and ``mask_logs`` in ``airflow.sdk.log``; the masker's
+``redact`` and ``should_hide_value_for_key`` live only in the private ``airflow.sdk._shared`` package, which the
+provider does not import.
 """
 
 from __future__ import annotations
@@ -32,19 +37,25 @@ _SECRET_ASSIGNMENT = re.compile(
 _MASK_LOCK = threading.Lock()
 
 
-def _sensitive_values(value: Any, hidden: bool = False) -> Iterator[str]:
-    """The values of ``value`` (a connection extra) under keys Airflow's masker deems sensitive, at any depth."""
-    from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
-
+def _named_values(value: Any, names: tuple[str, ...] = ()) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """
+    Each value of ``value`` (a connection extra) with the names of the keys above it, at any depth: Airflow hides
+    it when one of them is sensitive.
+    """
     if isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _sensitive_values(item, hidden or bool(should_hide_value_for_key(str(key))))
+            yield from _named_values(item, (*names, str(key)))
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _sensitive_values(item, hidden)
-    elif hidden and value not in (None, "") and not isinstance(value, bool):
+            yield from _named_values(item, names)
+    elif names and value not in (None, "") and not isinstance(value, bool):
         # Airflow masks string values only; a numeric secret (a PIN) is registered as the text it prints as.
-        yield str(value)
+        yield str(value), names
+
+
+def _forms(secret: str) -> set[str]:
+    # Both quotings: Airflow's get_uri() escapes "/", urllib's default (and so many clients) keeps it.
+    return {secret, quote(secret, safe=""), quote(secret)}
 
 
 def uri_passwords(values: Iterable[Any]) -> Iterator[str]:
@@ -65,21 +76,28 @@ def mask_secrets(secrets: Iterable[str]) -> None:
 
     with _MASK_LOCK:
         for secret in secrets:
-            # Both quotings: Airflow's get_uri() escapes "/", urllib's default (and so many clients) keeps it.
-            for form in {secret, quote(secret, safe=""), quote(secret)}:
+            for form in _forms(secret):
                 mask_secret(form)
 
 
 def mask_connection(conn: Any) -> None:
     """
-    Register what ``conn`` holds secretly: its password, the extras Airflow deems sensitive, and any password
-    written into a URI in its host or extras (error texts often quote the URI, ``p@ss`` reading ``p%40ss``).
+    Register what ``conn`` holds secretly: its password, the extras Airflow deems sensitive (a value under a
+    sensitive key at any depth), and any password written into a URI in its host or extras (error texts often quote
+    the URI, ``p@ss`` reading ``p%40ss``).
     """
+    from airflow.sdk.log import mask_secret
+
     extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
     secrets = [conn.password] if conn.password else []
-    secrets += list(_sensitive_values(extra))
     secrets += list(uri_passwords([conn.host, *extra.values()]))
     mask_secrets(secrets)
+    with _MASK_LOCK:
+        for value, names in _named_values(extra):
+            for name in dict.fromkeys(names):
+                for form in _forms(value):
+                    # Masked only when Airflow deems ``name`` sensitive.
+                    mask_secret(form, name)
 
 
 def redact_text(text: str, limit: int | None = None) -> str:
@@ -90,9 +108,9 @@ def redact_text(text: str, limit: int | None = None) -> str:
     :param text: An error message, queue name or target description.
     :param limit: Cut the result to this many characters.
     """
-    from airflow.sdk._shared.secrets_masker import redact
+    from airflow.sdk.log import mask_logs
 
-    text = str(redact(text))
+    text = str(mask_logs(None, "", {"event": text})["event"])
     text = _URI_USERINFO.sub(r"\g<scheme>***@", text)
     text = _SECRET_ASSIGNMENT.sub(r"\g<key>***", text)
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

@@ -26,6 +26,7 @@ from airflow_provider_hokusai.cli.reconcile import main
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, registered_version, validated_tags
@@ -71,7 +72,7 @@ def test_lost_after_receipt_is_warned_about_and_replayed_by_the_runbook(
     redis.restart()
     assert redis.client().llen(QUEUE) == 0  # lost: acknowledged, receipt written, message gone
     receipt_tags = MLflowHook().get_model_version(name, version).tags
-    assert receipt_tags[t.ANNOUNCEMENT_MESSAGE_ID] == expected_id
+    assert receipt_from_tags(receipt_tags)["message_id"] == expected_id
     code, summary = reconcile_cli(capsys, "--model", name, "--dry-run")
     assert (code, summary["found"]) == (0, 0), summary  # reconciliation alone does not see it
 
@@ -89,6 +90,7 @@ def test_lost_after_receipt_is_warned_about_and_replayed_by_the_runbook(
     pending = MLflowHook().get_model_version(name, version).tags
     assert pending[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PENDING
     assert expected_id in pending[t.ANNOUNCEMENT_ERROR]
+    assert receipt_from_tags(pending) is None
 
     # Runbook step 3.
     code, summary = reconcile_cli(capsys, "--model", name, "--dry-run")
@@ -100,4 +102,4 @@ def test_lost_after_receipt_is_warned_about_and_replayed_by_the_runbook(
     assert ModelReadyToDeployMessage.from_json(body).message_id == expected_id
     replayed = MLflowHook().get_model_version(name, version).tags
     assert replayed[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
-    assert replayed[t.ANNOUNCEMENT_MESSAGE_ID] == expected_id
+    assert receipt_from_tags(replayed)["message_id"] == expected_id

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import events as wh
 from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, create_run, running_mlflow_server, unique
@@ -241,7 +242,7 @@ def test_a_version_registered_with_the_upstream_tags_is_announced_exactly_once(
     written = version_tags(server, name, version)
     assert written[t.STATUS] == t.STATUS_VALIDATED
     assert written[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
-    assert written[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
+    assert receipt_from_tags(written)["message_id"] == message.message_id
 
     # The same version's tags set again: a new verified event, a new run, nothing new on the queue.
     from mlflow import MlflowClient

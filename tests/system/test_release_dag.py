@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, log_sklearn_candidate, unique
 from tests.fixtures.redis import RedisProcess
@@ -97,7 +98,7 @@ def test_release_on_redis_announces_each_validated_version_once(
     assert first.returns["announce"]["receipt"]["message_id"] == message.message_id
     tags = version_tags(message.model_name, message.model_version)
     assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
-    assert tags[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
+    assert receipt_from_tags(tags)["message_id"] == message.message_id
 
     # The same candidate released again: same version, existing receipt, nothing new on the queue.
     again = run_release({**release_conf, "candidate_run_id": first.returns["train"]})
@@ -245,7 +246,7 @@ def test_failed_publish_is_tagged_and_reconciliation_announces_it_exactly_once(
     assert (message.model_name, message.model_version) == (model_name, version)
     tags = version_tags(model_name, version)
     assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
-    assert tags[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
+    assert receipt_from_tags(tags)["message_id"] == message.message_id
     assert tags[t.ANNOUNCEMENT_ERROR] == ""
     assert json.loads(second.stdout)["found"] == 0
 

@@ -16,6 +16,7 @@ from airflow_provider_hokusai.exceptions import (
     ReceiptNotRecordedError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from hokusai_testkit.registry import FakeMLflowRegistry
 
@@ -75,7 +76,7 @@ def test_announce_publishes_once_and_records_receipt() -> None:
     assert message.message_id == message_id_for("m", "1")
     version_tags = mlflow.tags_of("m", "1")
     assert version_tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
-    assert version_tags[t.ANNOUNCEMENT_MESSAGE_ID] == message.message_id
+    assert (receipt_from_tags(version_tags) or {}).get("message_id") == message.message_id
 
     again = announcer.announce(VersionRef("m", "1"))
     assert again.outcome == "already_published"

@@ -30,9 +30,9 @@ def test_helpers_the_publisher_uses(mlflow_conn: MLflowServer) -> None:
     hook = MLflowHook()
     run_id = create_run(mlflow_conn.url, unique("exp"), metrics={"accuracy": 0.9})
     name = unique("model")
-    hook.client.create_registered_model(name)
-    hook.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
-    hook.client.set_registered_model_alias(name, "champion", "1")
+    hook.create_registered_model(name)
+    hook.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    hook.set_registered_model_alias(name, "champion", "1")
 
     hook.set_model_version_tags(name, 1, {"a": "1", "b": "two"})
 
@@ -61,7 +61,7 @@ def test_experiments_are_created_where_the_connection_keeps_artifacts(
     experiment_id = hook.get_or_create_experiment(name)
 
     assert hook.get_or_create_experiment(name) == experiment_id
-    location = hook.client.get_experiment(experiment_id).artifact_location
+    location = hook.get_experiment(experiment_id).artifact_location
     assert location.removeprefix("file://") == str(artifacts)
 
 

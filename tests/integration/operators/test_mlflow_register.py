@@ -57,7 +57,7 @@ def versions(name: str) -> list[Any]:
 
 
 def registered_model_exists(name: str) -> bool:
-    return bool(MLflowHook().client.search_registered_models(filter_string=f"name = '{name}'"))
+    return bool(MLflowHook().search_registered_models(filter_string=f"name = '{name}'"))
 
 
 def test_register_writes_every_tag_alias_and_returns_xcom(

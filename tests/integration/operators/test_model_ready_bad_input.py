@@ -28,6 +28,7 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version
@@ -235,7 +236,7 @@ def test_connections_unknown_wrong_type_missing_queue_and_unreachable_mlflow(
 
     assert redis_is_empty(redis_server)
     assert sqs_is_empty(sqs_queues, sqs_queues.fifo_url) and sqs_is_empty(sqs_queues, sqs_queues.standard_url)
-    assert MLflowHook().get_model_version(name, version).tags.get(t.ANNOUNCEMENT_MESSAGE_ID) is None
+    assert receipt_from_tags(MLflowHook().get_model_version(name, version).tags) is None
 
 
 REDIS_PASSWORD = "redis-Pw-4f1c9e"

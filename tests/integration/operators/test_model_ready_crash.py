@@ -22,6 +22,7 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from tests.conftest import REPO_ROOT
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version, validated_tags
@@ -36,7 +37,7 @@ import os, signal, sys
 from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
 
-def die(self, ref, receipt):
+def die(self, ref, receipt, *_):
     print("published", receipt.message_id, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -99,7 +100,7 @@ def reconcile(name: str, conn_id: str, queue: str | None = None) -> dict[str, An
 def assert_receipt(name: str, version: str, message_id: str) -> None:
     tags = version_tags(name, version)
     assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
-    assert tags[t.ANNOUNCEMENT_MESSAGE_ID] == message_id
+    assert receipt_from_tags(tags)["message_id"] == message_id
 
 
 def redis_bodies(redis_server: Any) -> list[bytes]:

@@ -12,6 +12,7 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
+from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version
 from tests.fixtures.mlflow import validated_tags as shared_validated_tags
@@ -56,7 +57,7 @@ def test_publishes_the_registry_evidence_once_and_records_the_receipt(
     assert result["receipt"]["message_id"] == message.message_id == message_id_for(name, version)
     recorded = MLflowHook().get_model_version(name, version).tags
     assert recorded[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PUBLISHED
-    assert recorded[t.ANNOUNCEMENT_QUEUE] == REDIS_LIST
+    assert receipt_from_tags(recorded)["queue"] == REDIS_LIST
     assert ti.xcoms[MODEL_VERSION_URL_XCOM_KEY] == f"{mlflow_conn.url}/#/models/{name}/versions/{version}"
     assert any(isinstance(link, MLflowModelVersionLink) for link in PublishModelReadyOperator.operator_extra_links)
 
@@ -91,7 +92,7 @@ def test_refuses_a_version_whose_evidence_does_not_hold_and_sends_nothing(
     recorded = MLflowHook().get_model_version(name, version).tags
     assert recorded[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
     assert recorded[t.ANNOUNCEMENT_ERROR].startswith(f"permanent: {type(raised.value).__name__}")
-    assert recorded.get(t.ANNOUNCEMENT_MESSAGE_ID) is None
+    assert receipt_from_tags(recorded) is None
 
 
 def test_a_bad_contributor_override_is_named_and_nothing_is_sent(

@@ -157,9 +157,9 @@ def test_basic_auth_reaches_the_server(monkeypatch: pytest.MonkeyPatch, recorder
     assert recorder.auth_headers == [expected] * 2
 
 
-def test_client_is_cached(monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> None:
+def test_stores_are_cached(monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> None:
     hook = hook_for(monkeypatch, f"mlflow://127.0.0.1:{recorder.server_address[1]}")
-    assert hook.get_conn() is hook.client is hook.client
+    assert hook.get_conn() is hook.stores is hook.stores
     assert hook.test_connection()[0]
     assert recorder.auth_headers == [None, None]
 

@@ -19,6 +19,7 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator, parse_evidence
 from airflow_provider_hokusai.registry import tags
+from airflow_provider_hokusai.registry.stores import MLflowStores
 from hokusai_testkit.registry import FakeMLflowRegistry
 
 EVIDENCE = {
@@ -150,9 +151,9 @@ def registry_with(*statuses: str) -> FakeMLflowRegistry:
     return registry
 
 
-def hook_with(client: FakeMLflowRegistry) -> MLflowHook:
+def hook_with(registry: FakeMLflowRegistry) -> MLflowHook:
     hook = MLflowHook()
-    hook.__dict__["client"] = client  # seeds the cached_property
+    hook.__dict__["stores"] = MLflowStores(tracking=None, registry=registry)  # seeds the cached_property
     return hook
 
 

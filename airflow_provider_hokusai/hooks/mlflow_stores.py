@@ -1,0 +1,246 @@
+"""
+The MLflow calls the provider makes, one hook method each, on MLflow's public store classes: I/O only.
+
+:class:`MLflowStoreHook` reads the ``mlflow`` connection and opens its stores
+(:func:`airflow_provider_hokusai.registry.stores.open_stores`); each method is one call of MLflow's REST API (or of a
+local store), no read before a write, no decision. :class:`~airflow_provider_hokusai.hooks.mlflow.MLflowHook` builds
+the provider's reads (the candidate run, the baseline alias, the registration) on these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_hokusai.registry.connection import MLflowSettings
+from airflow_provider_hokusai.registry.stores import MLflowStores, open_stores
+from airflow_provider_hokusai.utils.connections import connection
+from airflow_provider_hokusai.utils.redaction import mask_connection
+
+if TYPE_CHECKING:
+    from mlflow.entities import Experiment, LoggedModel, Run
+    from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+    from mlflow.entities.webhook import Webhook, WebhookTestResult
+    from mlflow.store.entities import PagedList
+
+__all__ = ["MLflowStoreHook"]
+
+
+def _events(events: Sequence[Any]) -> list[Any]:
+    from mlflow.entities.webhook import WebhookEvent
+
+    return [WebhookEvent.from_str(e) if isinstance(e, str) else e for e in events]  # type: ignore[arg-type]
+
+
+def _status(status: Any) -> Any:
+    from mlflow.entities.webhook import WebhookStatus
+
+    return WebhookStatus(status) if isinstance(status, str) else status
+
+
+class MLflowStoreHook(BaseHook):
+    """
+    One ``mlflow`` connection's tracking and registry stores, and the calls the provider makes on them.
+
+    :param mlflow_conn_id: Id of the ``mlflow`` connection.
+    """
+
+    def __init__(self, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mlflow_conn_id = mlflow_conn_id
+
+    @cached_property
+    def settings(self) -> MLflowSettings:
+        """The connection, read once; :class:`InvalidConfigurationError` when it is missing or breaks a rule."""
+        conn = connection(self.mlflow_conn_id, "mlflow_conn_id", "mlflow connection")
+        # Error texts of MLflow quote the URI it called, credentials included when written into it.
+        mask_connection(conn)
+        return MLflowSettings.of(conn)
+
+    @property
+    def tracking_uri(self) -> str:
+        """The tracking URI the stores talk to."""
+        return self.settings.tracking_uri
+
+    @property
+    def registry_uri(self) -> str:
+        """The model registry URI (the tracking URI unless the connection says otherwise)."""
+        return self.settings.registry_uri
+
+    @cached_property
+    def stores(self) -> MLflowStores:
+        """The connection's tracking and registry stores, opened on first use and cached (thread-safe to share)."""
+        return open_stores(self.settings)
+
+    def get_conn(self) -> MLflowStores:
+        """Return the cached stores."""
+        return self.stores
+
+    # Tracking.
+
+    def get_run(self, run_id: str) -> Run:
+        """The run ``run_id`` (info, metrics, params, tags)."""
+        return self.stores.tracking.get_run(run_id)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        max_results: int = 1000,
+        order_by: Sequence[str] = (),
+    ) -> PagedList[Run]:
+        """One page of the active runs of ``experiment_ids`` matching ``filter_string``, in ``order_by`` order."""
+        from mlflow.entities import ViewType
+
+        return self.stores.tracking.search_runs(
+            list(experiment_ids), filter_string, ViewType.ACTIVE_ONLY, max_results, list(order_by), None
+        )
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment ``experiment_id``."""
+        return self.stores.tracking.get_experiment(str(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment called ``name``, or None."""
+        return self.stores.tracking.get_experiment_by_name(name)
+
+    def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
+        """Create experiment ``name``; its id."""
+        return str(self.stores.tracking.create_experiment(name, artifact_location=artifact_location))
+
+    def search_experiments(self, max_results: int = 1000, filter_string: str | None = None) -> PagedList[Experiment]:
+        """One page of the active experiments matching ``filter_string``."""
+        from mlflow.entities import ViewType
+
+        return self.stores.tracking.search_experiments(
+            view_type=ViewType.ACTIVE_ONLY, max_results=max_results, filter_string=filter_string
+        )
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """The MLflow 3 logged model ``model_id``."""
+        return self.stores.tracking.get_logged_model(model_id)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        order_by: Sequence[Mapping[str, Any]] = (),
+        max_results: int | None = None,
+    ) -> PagedList[LoggedModel]:
+        """One page of the logged models of ``experiment_ids`` matching ``filter_string``."""
+        return self.stores.tracking.search_logged_models(
+            experiment_ids=[str(e) for e in experiment_ids],
+            filter_string=filter_string,
+            max_results=max_results,
+            order_by=[dict(o) for o in order_by] or None,
+        )
+
+    # Model registry.
+
+    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+        """One registered model version."""
+        return self.stores.registry.get_model_version(name, str(version))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version ``name@alias`` points at."""
+        return self.stores.registry.get_model_version_by_alias(name, alias)
+
+    def search_model_versions(
+        self,
+        filter_string: str,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        order_by: Sequence[str] = ("creation_timestamp ASC",),
+    ) -> PagedList[ModelVersion]:
+        """
+        One page of the model versions matching an MLflow filter string (e.g. ``"name='m' AND run_id='abc'"``),
+        oldest first unless ``order_by`` says otherwise; the list's ``token`` is the next page's (None on the last).
+        """
+        return self.stores.registry.search_model_versions(filter_string, max_results, list(order_by), page_token)
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        """One page of the registered models matching ``filter_string``."""
+        return self.stores.registry.search_registered_models(
+            filter_string, max_results, list(order_by) or None, page_token
+        )
+
+    def create_registered_model(self, name: str) -> RegisteredModel:
+        """Create registered model ``name`` (MLflow's RESOURCE_ALREADY_EXISTS when it exists)."""
+        return self.stores.registry.create_registered_model(name)
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        model_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Register a version of ``name`` from ``source`` with ``tags``, in one request (it may still be pending)."""
+        from mlflow.entities.model_registry import ModelVersionTag
+
+        version_tags = [ModelVersionTag(key, str(value)) for key, value in (tags or {}).items()]
+        return self.stores.registry.create_model_version(name, source, run_id, version_tags, model_id=model_id)
+
+    def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
+        """Set (create or overwrite) one tag on a model version: one request, nothing read first."""
+        from mlflow.entities.model_registry import ModelVersionTag
+
+        self.stores.registry.set_model_version_tag(name, str(version), ModelVersionTag(key, str(value)))
+
+    def set_model_version_tags(self, name: str, version: str | int, tags: Mapping[str, str]) -> None:
+        """Set several tags on a model version, one request each, in ``tags``' order."""
+        for key, value in tags.items():
+            self.set_model_version_tag(name, version, key, value)
+
+    def delete_model_version_tag(self, name: str, version: str | int, key: str) -> None:
+        """Delete one tag of a model version (the runbook's replay of a lost announcement)."""
+        self.stores.registry.delete_model_version_tag(name, str(version), key)
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
+        """Point ``name@alias`` at ``version``."""
+        self.stores.registry.set_registered_model_alias(name, alias, str(version))
+
+    # Model registry webhooks (hokusai-webhook setup).
+
+    def list_webhooks(self, max_results: int | None = None, page_token: str | None = None) -> PagedList[Webhook]:
+        """One page of the registry's webhooks."""
+        return self.stores.registry.list_webhooks(max_results, page_token)
+
+    def create_webhook(
+        self, name: str, url: str, events: Sequence[Any], secret: str | None = None, status: Any = None
+    ) -> Webhook:
+        """Create a webhook posting ``events`` (``"model_version.created"``...) to ``url``."""
+        return self.stores.registry.create_webhook(
+            name=name, url=url, events=_events(events), secret=secret, status=_status(status)
+        )
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        url: str | None = None,
+        events: Sequence[Any] | None = None,
+        secret: str | None = None,
+        status: Any = None,
+    ) -> Webhook:
+        """Change a webhook's ``url``, ``events``, ``secret`` or ``status``."""
+        return self.stores.registry.update_webhook(
+            webhook_id=webhook_id,
+            url=url,
+            events=_events(events) if events is not None else None,
+            secret=secret,
+            status=_status(status),
+        )
+
+    def test_webhook(self, webhook_id: str, event: Any = None) -> WebhookTestResult:
+        """Have MLflow send a test delivery of ``event`` (the webhook's first event when None)."""
+        return self.stores.registry.test_webhook(webhook_id, _events([event])[0] if event is not None else None)
