@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, Param
 
-from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, START_DATE, TAGS, default_args
+from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, provider_dag
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
 
 if TYPE_CHECKING:
@@ -44,25 +44,22 @@ def announce_only_dag(
     :param mlflow_conn_id: The ``mlflow`` connection.
     :param queue_conn_id: The queue connection.
     """
-    with DAG(
-        dag_id=dag_id,
-        description="Announce one registered, validated model version as model_ready_to_deploy, exactly once.",
-        schedule=schedule,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=32,
-        default_args=default_args(
+    with provider_dag(
+        dag_id,
+        __doc__,
+        tries=dict(
             retries=3,
             retry_delay=timedelta(seconds=10),
             max_retry_delay=timedelta(minutes=5),
             execution_timeout=timedelta(minutes=5),
         ),
+        description="Announce one registered, validated model version as model_ready_to_deploy, exactly once.",
+        schedule=schedule,
+        max_active_runs=32,
         params={
             "model_name": Param("hokusai-model", type="string", minLength=1, description="Registered model name."),
             "model_version": Param("1", type="string", minLength=1, description="Registered model version."),
         },
-        tags=TAGS,
-        doc_md=__doc__,
     ) as dag:
         PublishModelReadyOperator(
             task_id="announce",

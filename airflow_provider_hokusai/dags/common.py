@@ -6,10 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
+from airflow.sdk import DAG
 
 from airflow_provider_hokusai.notifications import HokusaiFailureNotifier
 
-__all__ = ["MLFLOW_CONN_ID", "QUEUE_CONN_ID", "START_DATE", "TAGS", "default_args"]
+__all__ = ["MLFLOW_CONN_ID", "QUEUE_CONN_ID", "START_DATE", "TAGS", "default_args", "provider_dag"]
 
 #: The ``mlflow`` connection the DAGs read the registry through.
 MLFLOW_CONN_ID = "mlflow_default"
@@ -43,3 +44,24 @@ def default_args(
         "execution_timeout": execution_timeout,
         "on_failure_callback": HokusaiFailureNotifier(),
     }
+
+
+def provider_dag(dag_id: str, doc: str | None, *, tries: dict[str, Any], **settings: Any) -> DAG:
+    """
+    One of the provider's DAGs, with what they all share: start date, no catch-up, tags, the module's docstring as
+    its documentation and :func:`default_args` for its tasks.
+
+    :param dag_id: Its id.
+    :param doc: Its documentation (the factory module's ``__doc__``).
+    :param tries: :func:`default_args`' arguments: ``retries``, ``retry_delay``, ``execution_timeout``...
+    :param settings: The rest of ``DAG``'s arguments (description, schedule, max_active_runs, params, tags...).
+    """
+    settings.setdefault("tags", TAGS)
+    return DAG(
+        dag_id=dag_id,
+        start_date=START_DATE,
+        catchup=False,
+        default_args=default_args(**tries),
+        doc_md=doc,
+        **settings,
+    )

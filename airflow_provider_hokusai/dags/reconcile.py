@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, Param
 
-from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, START_DATE, TAGS, default_args
+from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, provider_dag
 from airflow_provider_hokusai.operators.model_ready import ReconcileAnnouncementsOperator
 
 if TYPE_CHECKING:
@@ -45,24 +45,19 @@ def reconcile_announcements_dag(
     :param mlflow_conn_id: The ``mlflow`` connection.
     :param queue_conn_id: The queue connection.
     """
-    with DAG(
-        dag_id=dag_id,
+    with provider_dag(
+        dag_id,
+        __doc__,
+        tries=dict(retries=3, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=30)),
         description="Announce validated model versions that have no model_ready_to_deploy receipt.",
         schedule=schedule,
-        start_date=START_DATE,
-        catchup=False,
         max_active_runs=1,
         render_template_as_native_obj=True,
-        default_args=default_args(
-            retries=3, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=30)
-        ),
         params={
             "queue_name": Param(None, type=["null", "string"], description="Queue/list name; connection default."),
             "registered_model_name": Param(None, type=["null", "string"], description="Only this model; all if null."),
             "max_versions": Param(1000, type="integer", minimum=1, description="Upper bound of versions per run."),
         },
-        tags=TAGS,
-        doc_md=__doc__,
     ) as dag:
         ReconcileAnnouncementsOperator(
             task_id="reconcile",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Param, task
 
-from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, START_DATE, TAGS, default_args
+from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, provider_dag
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.dag import ScheduleArg
@@ -42,21 +42,18 @@ def registry_discovery_dag(
     :param mlflow_conn_id: The ``mlflow`` connection.
     :param queue_conn_id: The queue connection.
     """
-    with DAG(
-        dag_id=dag_id,
+    with provider_dag(
+        dag_id,
+        __doc__,
+        tries=dict(retries=2, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=9)),
         description="Find candidate model versions without a Hokusai status and validate/announce them.",
         schedule=schedule,
-        start_date=START_DATE,
-        catchup=False,
         max_active_runs=1,
-        default_args=default_args(retries=2, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=9)),
         params={
             "queue_name": Param(None, type=["null", "string"], description="Queue/list name; connection default."),
             "champion_alias": Param(None, type=["null", "string"], description="Baseline from <model>@<alias>."),
             "max_versions": Param(500, type="integer", minimum=1, description="Upper bound of versions per run."),
         },
-        tags=TAGS,
-        doc_md=__doc__,
     ) as dag:
 
         @task

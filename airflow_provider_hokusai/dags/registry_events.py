@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Asset, Param, task
 
-from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, START_DATE, TAGS, default_args
+from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, TAGS, provider_dag
 from airflow_provider_hokusai.registry.events import MODEL_VERSION_ASSET
 
 if TYPE_CHECKING:
@@ -48,23 +48,19 @@ def registry_events_dag(
     :param mlflow_conn_id: The ``mlflow`` connection.
     :param queue_conn_id: The queue connection.
     """
-    with DAG(
-        dag_id=dag_id,
+    with provider_dag(
+        dag_id,
+        __doc__,
+        tries=dict(retries=3, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=15)),
         description="Validate and announce model versions registered anywhere, on MLflow webhook events.",
         schedule=[Asset(MODEL_VERSION_ASSET)] if schedule is None else schedule,
-        start_date=START_DATE,
-        catchup=False,
         max_active_runs=1,
-        default_args=default_args(
-            retries=3, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=15)
-        ),
         params={
             "queue_name": Param(None, type=["null", "string"], description="Queue/list name; connection default."),
             "champion_alias": Param(None, type=["null", "string"], description="Baseline from <model>@<alias>."),
             "versions": Param([], type="array", description="Manual runs: [{model_name, version}] to handle."),
         },
         tags=[*TAGS, "webhooks"],
-        doc_md=__doc__,
     ) as dag:
 
         @task
