@@ -93,6 +93,8 @@ def test_mlflow_test_against_the_server(mlflow_conn: MLflowServer) -> None:
     assert seconds < BUDGET_SECONDS
 
 
+# redis_queue_conn flushes the session's server: the depth asserted below is this test's message alone.
+@pytest.mark.usefixtures("redis_queue_conn")
 def test_provider_queue_types_are_queue_connections(
     redis_server: RedisProcess, sqs_queues: SqsQueues, monkeypatch: pytest.MonkeyPatch
 ) -> None:
