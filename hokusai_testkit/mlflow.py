@@ -88,7 +88,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_mlflow_server(
-    root: Path, timeout: float = SERVER_START_TIMEOUT, env: Mapping[str, str] | None = None
+    root: Path,
+    timeout: float = SERVER_START_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+    admin_password: str | None = None,
 ) -> Iterator[MLflowServer]:
     """
     Run ``mlflow server`` (one worker, sqlite store and artifacts under ``root``) for the duration of the block.
@@ -97,6 +100,8 @@ def running_mlflow_server(
     :param timeout: Seconds to wait for ``/health`` at most.
     :param env: Extra environment for the server, e.g. ``MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true`` (and
         ``MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https``) so that it delivers webhooks to a loopback receiver.
+    :param admin_password: Run MLflow's basic-auth app (``--app-name basic-auth``; its user store in ``root``):
+        every request needs HTTP basic auth, ``admin`` with this password to begin with.
     :raises RuntimeError: The server exited during start-up (its log's tail in the message).
     :raises TimeoutError: It was not healthy within ``timeout`` seconds.
     """
@@ -116,13 +121,19 @@ def running_mlflow_server(
         "--artifacts-destination",
         str(root / "artifacts"),
     ]
+    extra_env = dict(env or {})
+    if admin_password is not None:
+        args += ["--app-name", "basic-auth"]
+        extra_env["MLFLOW_AUTH_ADMIN_PASSWORD"] = admin_password
+        # The auth app's CSRF protection needs a static key; one per server is enough for a test.
+        extra_env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", uuid.uuid4().hex)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             args,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=root,
-            env={**_server_env(), **(env or {})},
+            env={**_server_env(), **extra_env},
             start_new_session=True,
         )
     url = f"http://{LOOPBACK}:{port}"

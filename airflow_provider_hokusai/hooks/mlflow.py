@@ -6,6 +6,7 @@ What the baseline gate decides from what the hook reads lives in :mod:`airflow_p
 
 from __future__ import annotations
 
+import os
 import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,25 @@ class MLflowHook(BaseHook):
             if experiment is None:
                 raise
             return str(experiment.experiment_id)
+
+    def log_model(self, run_id: str, local_dir: str | os.PathLike[str], name: str = "model") -> str:
+        """
+        Upload a model saved with ``mlflow.<flavor>.save_model`` as run ``run_id``'s MLflow 3 logged model ``name``,
+        through this hook's client and credentials (``mlflow.<flavor>.log_model`` would use the process's).
+
+        :return: The logged model's id; ``runs:/<run_id>/<name>`` and ``models:/<id>`` both name it.
+        """
+        from mlflow.entities import LoggedModelStatus
+
+        experiment_id = self.get_run(run_id).info.experiment_id
+        model_id = self.client.create_logged_model(experiment_id, name=name, source_run_id=run_id).model_id
+        try:
+            self.client.log_model_artifacts(model_id, str(local_dir))
+        except BaseException:
+            self.client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
+            raise
+        self.client.finalize_logged_model(model_id, LoggedModelStatus.READY)
+        return str(model_id)
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         """One registered model version."""

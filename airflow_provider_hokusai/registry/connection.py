@@ -9,6 +9,7 @@ fails with :class:`~airflow_provider_hokusai.exceptions.InvalidConfigurationErro
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -208,6 +209,27 @@ class MLflowSettings(BaseModel):
             ignore_tls_verification=self.extra.insecure_tls,
         )
 
+    def artifacts_with_credentials(self, repo: Any) -> Any:
+        """
+        A copy of the artifact repository ``repo`` that sends these credentials, when it talks HTTP to the tracking
+        server (MLflow's own reads them from ``MLFLOW_TRACKING_*`` variables); any other repository as it is.
+        """
+        from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
+
+        if not isinstance(repo, HttpArtifactRepository):
+            return repo
+        host_creds = self.host_creds
+
+        class _Credentialed(type(repo)):  # type: ignore[misc]
+            @property
+            def _host_creds(self) -> MlflowHostCreds:
+                return host_creds(self.artifact_uri)
+
+        # A copy: MLflow caches the original per run for every client of the process.
+        credentialed = copy.copy(repo)
+        credentialed.__class__ = _Credentialed
+        return credentialed
+
     def bind_credentials(self, client: MlflowClient) -> None:
         """Give ``client`` REST stores that carry these credentials, leaving process-wide state alone."""
         from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStore
@@ -216,6 +238,7 @@ class MLflowSettings(BaseModel):
         from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
         tracking_uri, registry_uri = self.tracking_uri, self.registry_uri
+        settings = self
         if urlsplit(tracking_uri).scheme in REMOTE_SCHEMES:
             tracking_store = TrackingRestStore(lambda: self.host_creds(tracking_uri))
 
@@ -223,6 +246,10 @@ class MLflowSettings(BaseModel):
                 @property
                 def store(self) -> Any:
                     return tracking_store
+
+                def _get_artifact_repo(self, resource_id: str, **kwargs: Any) -> Any:
+                    # Artifacts served by the tracking server (mlflow-artifacts:/, http) with these credentials too.
+                    return settings.artifacts_with_credentials(super()._get_artifact_repo(resource_id, **kwargs))
 
             client._tracking_client = _TrackingClient(tracking_uri)
         if urlsplit(registry_uri).scheme in REMOTE_SCHEMES:
