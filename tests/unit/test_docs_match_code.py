@@ -285,3 +285,28 @@ def test_user_docs_carry_no_development_history(page: Path) -> None:
 )  # fmt: skip
 def test_history_rules_catch_history(text: str) -> None:
     assert any(rule.search(text) for rule in HISTORY.values())
+
+
+# The README's DAG
+
+
+README_BLOCKS = [body for lang, body in FENCE.findall((REPO / "README.md").read_text()) if lang == "python"]
+
+
+def test_readme_dag_builds_with_the_three_operators(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.test_docs import test_usage_snippet_builds_a_dag
+
+    (source,) = README_BLOCKS
+    for name in ("MLflowBaselineSensor(", "RegisterModelOperator(", "PublishModelReadyOperator("):
+        assert name in source
+    test_usage_snippet_builds_a_dag(source, monkeypatch)
+
+
+def test_readme_table_cells_stay_short() -> None:
+    cells = [
+        cell.strip()
+        for line in (REPO / "README.md").read_text().splitlines()
+        if line.startswith("|")
+        for cell in line.strip("|").split("|")
+    ]
+    assert [cell for cell in cells if len(cell) > 150] == []
