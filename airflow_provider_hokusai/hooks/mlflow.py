@@ -6,11 +6,13 @@ What the baseline gate decides from what the hook reads lives in :mod:`airflow_p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from airflow.sdk import BaseHook
 
@@ -20,7 +22,7 @@ from airflow_provider_hokusai.exceptions import (
 )
 from airflow_provider_hokusai.gate.baseline import CandidateRun
 from airflow_provider_hokusai.registry.checks import probe_mlflow
-from airflow_provider_hokusai.registry.connection import MLflowSettings, redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.registry.connection import REMOTE_SCHEMES, MLflowSettings, redact_uri, ui_field_behaviour
 from airflow_provider_hokusai.registry.errors import already_exists, is_not_found
 from airflow_provider_hokusai.registry.syntax import (
     LOGGED_MODEL_URI,
@@ -301,9 +303,25 @@ class MLflowHook(BaseHook):
             if not already_exists(exc):
                 raise
         ids: dict[str, Any] = {"run_id": source.run_id, "model_id": source.logged_model_id}
-        version = self.client.create_model_version(name, source.source, **ids, await_creation_for=0)
+        with self._process_tracking_uri():
+            version = self.client.create_model_version(name, source.source, **ids, await_creation_for=0)
         self.log.info("Registered version %s of %s from %s", version.version, name, source.source)
         return version, True
+
+    @contextlib.contextmanager
+    def _process_tracking_uri(self) -> Iterator[None]:
+        """MLflow's local (sqlite/file) registry finds logged models through the process's tracking URI: this hook's
+        for the block (then restored); nothing changes for a registry served over HTTP."""
+        if urlsplit(self.registry_uri).scheme in REMOTE_SCHEMES:
+            yield
+            return
+        from mlflow.tracking._tracking_service import utils
+
+        previous, utils._tracking_uri = utils._tracking_uri, self.tracking_uri
+        try:
+            yield
+        finally:
+            utils._tracking_uri = previous
 
     def wait_for_model_version_ready(
         self, name: str, version: str | int, *, timeout: float = 300, poll_interval: float = 1.0
