@@ -317,7 +317,8 @@ class MLflowHook(BaseHook):
             return
         from mlflow.tracking._tracking_service import utils
 
-        previous, utils._tracking_uri = utils._tracking_uri, self.tracking_uri
+        previous = utils._tracking_uri
+        utils._tracking_uri = self.tracking_uri  # type: ignore[assignment]
         try:
             yield
         finally:
