@@ -91,9 +91,10 @@ with DAG(
             # version) and announcement (idempotent: the existing receipt) as a fresh one.
             return str(params["candidate_run_id"])
 
+        import tempfile
         import warnings
 
-        import mlflow
+        import mlflow.sklearn
         from sklearn.datasets import load_breast_cancer
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
@@ -115,20 +116,26 @@ with DAG(
             "auroc": float(roc_auc_score(y_test, proba)),
             "log_loss": float(log_loss(y_test, proba)),
         }
-        # Training code uses MLflow's fluent API as data scientists write it; the hook only resolves where to log.
+        # Everything goes through the hook's stores, which carry the connection's credentials; MLflow's fluent API
+        # (mlflow.start_run, mlflow.log_metric, mlflow.sklearn.log_model) would run without them.
         hook = MLflowHook(mlflow_conn_id=MLFLOW_CONN_ID)
-        mlflow.set_tracking_uri(hook.tracking_uri)
-        mlflow.set_registry_uri(hook.registry_uri)
-        mlflow.set_experiment(experiment_id=hook.get_or_create_experiment(params["experiment_name"]))
-        with mlflow.start_run(run_name="breast-cancer-logreg") as run:
-            mlflow.log_params({"model": "logistic_regression", "C": params["regularization_c"]})
-            mlflow.log_metrics(metrics)
-            with warnings.catch_warnings():
+        run = hook.create_run(hook.get_or_create_experiment(params["experiment_name"]), run_name="breast-cancer-logreg")
+        run_id = run.info.run_id
+        try:
+            hook.log_batch(
+                run_id, metrics=metrics, params={"model": "logistic_regression", "C": params["regularization_c"]}
+            )
+            with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
                 # MLflow's skops serializer looks functions up by getattr on every loaded module, which trips each
                 # of Airflow's deprecated-import shims: a thousand FutureWarnings in the task log, none about us.
                 warnings.simplefilter("ignore", FutureWarning)
-                mlflow.sklearn.log_model(model, name="model", input_example=x_test[:2])
-        return str(run.info.run_id)
+                mlflow.sklearn.save_model(model, f"{tmp}/model", input_example=x_test[:2])
+                hook.log_model(run_id, f"{tmp}/model", name="model")
+        except BaseException:
+            hook.set_terminated(run_id, "FAILED")
+            raise
+        hook.set_terminated(run_id)
+        return str(run_id)
 
     run_id = train()
 

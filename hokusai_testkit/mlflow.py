@@ -92,6 +92,7 @@ def running_mlflow_server(
     timeout: float = SERVER_START_TIMEOUT,
     env: Mapping[str, str] | None = None,
     app_name: str | None = None,
+    admin_password: str | None = None,
 ) -> Iterator[MLflowServer]:
     """
     Run ``mlflow server`` (one worker, sqlite store and artifacts under ``root``) for the duration of the block.
@@ -101,6 +102,8 @@ def running_mlflow_server(
     :param env: Extra environment for the server, e.g. ``MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true`` (and
         ``MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https``) so that it delivers webhooks to a loopback receiver.
     :param app_name: ``--app-name``, e.g. ``basic-auth`` (its ``MLFLOW_AUTH_CONFIG_PATH`` given in ``env``).
+    :param admin_password: Run MLflow's basic-auth app (``--app-name basic-auth``; its user store in ``root``, its
+        default configuration): every request needs HTTP basic auth, ``admin`` with this password to begin with.
     :raises RuntimeError: The server exited during start-up (its log's tail in the message).
     :raises TimeoutError: It was not healthy within ``timeout`` seconds.
     """
@@ -119,15 +122,22 @@ def running_mlflow_server(
         f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination",
         str(root / "artifacts"),
-        *(["--app-name", app_name] if app_name else []),
     ]
+    extra_env = dict(env or {})
+    if admin_password is not None:
+        app_name = app_name or "basic-auth"
+        extra_env["MLFLOW_AUTH_ADMIN_PASSWORD"] = admin_password
+        # The auth app's CSRF protection needs a static key; one per server is enough for a test.
+        extra_env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", uuid.uuid4().hex)
+    if app_name:
+        args += ["--app-name", app_name]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             args,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=root,
-            env={**_server_env(), **(env or {})},
+            env={**_server_env(), **extra_env},
             start_new_session=True,
         )
     url = f"http://{LOOPBACK}:{port}"

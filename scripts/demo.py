@@ -6,8 +6,9 @@
   set ``HOKUSAI_DEMO_REDIS_URL=redis://127.0.0.1:6379/0`` to publish to a Redis you run instead.
 
 It trains a real model, validates it against its baseline, registers it, announces it, then pops the message the
-way Hokusai's token deployer would and prints it, with where to look in MLflow. A second run of the announcement
-for the same version publishes nothing new, which the demo shows too.
+way Hokusai's token deployer would and tells where it went, what it says (also in ``.demo/last_message.json``), the
+receipt written on the model version, and how to open the MLflow UI on the demo's store. A second run of the
+announcement for the same version publishes nothing new, which the demo shows too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ DEMO = REPO / ".demo"
 FIFO_QUEUE = "hokusai-model-ready.fifo"
 # The demo's own list, so that it never pops (or clears) a real deployment's queue on a shared Redis.
 REDIS_LIST = "hokusai:demo:model_ready_queue"
+LAST_MESSAGE = DEMO / "last_message.json"
 
 
 def _configure_environment(queue_conn: dict[str, Any], mlflow_dir: Path) -> None:
@@ -40,6 +43,10 @@ def _configure_environment(queue_conn: dict[str, Any], mlflow_dir: Path) -> None
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # The demo prints its own summary; task logs at INFO would bury it (HOKUSAI_DEMO_LOG_LEVEL=INFO shows them).
             "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("HOKUSAI_DEMO_LOG_LEVEL", "WARNING"),
+            # dag.test() runs are never queued, so the DAG's deadline (relative to the queued time) cannot apply and
+            # Airflow says so for every run; a scheduled run has it. MLflow's store migrations log at INFO.
+            "AIRFLOW__LOGGING__NAMESPACE_LEVELS": "airflow.serialization.definitions.dag=ERROR",
+            "MLFLOW_LOGGING_LEVEL": "WARNING",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
             "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps(
                 {
@@ -107,6 +114,41 @@ def _pop_redis(url: str) -> list[str]:
     return bodies
 
 
+def _quiet_foreign_warnings() -> None:
+    """
+    Silence, for this process only, the two deprecation warnings of libraries a demo user cannot act on: Airflow's
+    DAG-folder ignore rules still name pathspec's ``gitwildmatch`` style, and ``dag.test()`` drives Airflow's
+    execution API through Starlette's test client on httpx. Both are Airflow's to change, not the user's.
+    Installed after Airflow's configuration module, whose own filters (set on import) would otherwise come first.
+    """
+    import airflow.configuration  # noqa: F401
+
+    warnings.filterwarnings("ignore", message=r"GitWildMatchPattern \('gitwildmatch'\) is deprecated")
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
+
+
+def _describe_queue(queue_conn: dict[str, Any], queue_name: str, redis_url: str | None) -> str:
+    if redis_url:
+        return f"Redis list {queue_name} on {queue_conn['host']}:{queue_conn['port']} (db {queue_conn['extra']['db']})"
+    return f"SQS FIFO queue {queue_name} on the demo's moto endpoint {queue_conn['extra']['endpoint_url']}"
+
+
+def _print_receipt(model_name: str, model_version: str) -> None:
+    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+    from airflow_provider_hokusai.registry import tags as t
+
+    tags = dict(MLflowHook().get_model_version(model_name, model_version).tags or {})
+    receipt = sorted(k for k in tags if k.startswith("hokusai_announce"))
+    evidence = sorted(k for k in tags if k.startswith("hokusai_") and k not in receipt)
+    print(f"==> Tags on MLflow model version {model_name} v{model_version}")
+    print("    the evidence, written at registration:")
+    for key in evidence:
+        print(f"      {key} = {tags[key]}")
+    print(f"    the announcement's receipt ({t.ANNOUNCEMENT_STATUS} = {tags.get(t.ANNOUNCEMENT_STATUS)}):")
+    for key in receipt:
+        print(f"      {key} = {tags[key]}")
+
+
 def main() -> int:
     shutil.rmtree(DEMO, ignore_errors=True)
     mlflow_dir = DEMO / "mlflow"
@@ -129,9 +171,10 @@ def main() -> int:
             _reset_redis(redis_url)
         from scripts.dagrun import run_dag_test
 
+        _quiet_foreign_warnings()
         conf = {"queue_name": queue_name}
         print("==> Running hokusai_model_release: train → validate → register → announce", flush=True)
-        print("    (dag.test() runs are never queued, so Airflow's 'skipping deadline alert' warning is expected)")
+        print(f"    announcing on the {_describe_queue(queue_conn, queue_name, redis_url)}")
         result = run_dag_test("hokusai_model_release.py", run_conf=conf)
         print(f"    task states: {result.states}")
         if not result.succeeded:
@@ -142,19 +185,37 @@ def main() -> int:
         print(f"    second run: task states {again.states}")
         print(f"    second run: announce → {again.returns.get('announce', {}).get('outcome')}")
 
+        where = _describe_queue(queue_conn, queue_name, redis_url)
         bodies = _pop_redis(redis_url) if redis_url else _pop_sqs(queue_conn)
         from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 
-        print(f"==> {len(bodies)} message(s) on the queue, as the token deployer pops them:")
+        print(f"==> {len(bodies)} message(s) on the {where}, popped as the token deployer would:")
         for body in bodies:
             print(body)
             message = ModelReadyToDeployMessage.from_json(body)
             print(f"    valid model_ready_to_deploy {message.message_version}, message id {message.message_id}")
+        if bodies:
+            LAST_MESSAGE.write_text(json.dumps(json.loads(bodies[-1]), indent=2, sort_keys=True) + "\n")
+            print(f"    kept in {LAST_MESSAGE.relative_to(REPO)}")
         register = result.returns.get("register", {})
+        if register.get("model_name"):
+            _print_receipt(str(register["model_name"]), str(register["model_version"]))
+        store = f"sqlite:///{mlflow_dir / 'mlflow.db'}"
         print("==> In MLflow:")
-        print(f"    registered model {register.get('model_name')} version {register.get('model_version')}")
-        print(f"    store: sqlite:///{mlflow_dir / 'mlflow.db'}")
-        print(f"    browse: .venv/bin/mlflow ui --backend-store-uri sqlite:///{mlflow_dir / 'mlflow.db'}")
+        print(
+            f"    registered model {register.get('model_name')} version {register.get('model_version')}, store {store}"
+        )
+        print(
+            f"    browse it: .venv/bin/mlflow ui --backend-store-uri {store} --port 5001  (then http://127.0.0.1:5001)"
+        )
+        if redis_url:
+            fields = _redis_conn_fields(redis_url)
+            look = (
+                f"redis-cli -h {fields['host']} -p {fields['port']} -n {fields['extra']['db']} LRANGE {REDIS_LIST} 0 -1"
+            )
+            print(f"==> Look at the list: {look}")
+        else:
+            print("==> The moto SQS endpoint stops with the demo; the message it carried is in .demo/last_message.json")
         # Two runs of the pipeline for one version: exactly one announcement on the queue.
         return 0 if len(bodies) == 1 else 1
     finally:

@@ -10,69 +10,89 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Annotated, Any, NoReturn
+from collections.abc import Sequence
+from typing import Any
 
-from pydantic import Field, TypeAdapter, ValidationError
+from airflow_provider_hokusai.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    HelpFormatter,
+    OneLineParser,
+    add_version,
+    bounded_int,
+    fail,
+    resolve_connections,
+)
+
+__all__ = ["MAX_VERSIONS_LIMIT", "build_parser", "main", "resolve_connections"]
 
 #: Upper bound of ``--max-versions``: one run's worth of versions; more is a registry to page through in several runs.
 MAX_VERSIONS_LIMIT = 100_000
+PROG = "hokusai-reconcile"
+DESCRIPTION = """\
+Announce the MLflow model versions owed a model_ready_to_deploy announcement (pending or failed), once each.
 
+Connections are read like `airflow connections get` reads them: AIRFLOW_CONN_* variables, a secrets backend, then
+the metadata database (never created when it does not exist). Safe to run any number of times: versions with a
+receipt are skipped and the queue deduplicates on the message id. A JSON summary is printed on stdout; logs go to
+stderr."""
+EPILOG = """\
+exit codes:
+  0  done: everything owed was announced (or listed, marked, tested)
+  1  something is still owed: a version could not be announced, or a connection test failed
+  2  usage or configuration error (a missing or invalid connection, a bad option): nothing was done
 
-class OneLineParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose refusals are one line on stderr (``<prog>: error: <rule>``), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print ``message`` as one line and exit 2 (argparse's own ``error`` prints the usage first)."""
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
-
-
-def bounded_int(low: int, high: int) -> Callable[[str], int]:
-    """
-    An argparse ``type``: the argument as an integer from ``low`` to ``high``, checked by pydantic as it is read.
-
-    :raises argparse.ArgumentTypeError: naming the rule; argparse adds the option's name.
-    """
-    adapter: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(strict=False, ge=low, le=high)])
-
-    def parse(text: str) -> int:
-        try:
-            return adapter.validate_python(text.strip())
-        except ValidationError:
-            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}") from None
-
-    return parse
-
-
-__all__ = ["build_parser", "main", "resolve_connections"]
+examples:
+  hokusai-reconcile --dry-run                                   list what is owed (reads MLflow only)
+  hokusai-reconcile --queue-conn-id hokusai_queue               announce it
+  hokusai-reconcile --queue-conn-id hokusai_queue --check       test the MLflow and queue connections
+  hokusai-reconcile --backfill --model my-model                 once, for a registry older than the pending index"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="hokusai-reconcile", description=__doc__.splitlines()[0])
-    parser.add_argument("--queue-conn-id", required=True, help="Airflow connection of the queue (redis or aws).")
-    parser.add_argument("--queue-name", help="Redis list or SQS queue name/URL; defaults to the connection's.")
-    parser.add_argument("--mlflow-conn-id", default="mlflow_default", help="Airflow connection of MLflow.")
-    parser.add_argument("--model", dest="registered_model_name", help="Only this registered model.")
+    """The command's arguments (``--help`` shows them with their defaults, exit codes and examples)."""
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
+    parser.add_argument(
+        "--queue-conn-id",
+        metavar="CONN_ID",
+        help="Airflow connection of the queue (type redis, rediss, hokusai_redis, aws or hokusai_sqs); "
+        "required unless --dry-run or --backfill",
+    )
+    parser.add_argument(
+        "--queue-name", metavar="NAME", help="Redis list or SQS queue name or URL (default: the connection's)"
+    )
+    parser.add_argument(
+        "--mlflow-conn-id", metavar="CONN_ID", default="mlflow_default", help="Airflow connection of MLflow"
+    )
+    parser.add_argument(
+        "--model", dest="registered_model_name", metavar="NAME", help="only this registered model (default: all)"
+    )
     parser.add_argument(
         "--max-versions",
+        metavar="N",
         type=bounded_int(1, MAX_VERSIONS_LIMIT),
         default=1000,
-        help=f"Upper bound of versions handled, 1 to {MAX_VERSIONS_LIMIT}.",
+        help=f"upper bound of versions handled, an integer from 1 to {MAX_VERSIONS_LIMIT}",
     )
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--dry-run", action="store_true", help="List what would be announced; publish nothing.")
+    action.add_argument("--dry-run", action="store_true", help="list what would be announced; publish nothing")
     action.add_argument(
-        "--backfill", action="store_true", help="Mark validated versions of a registry from before the pending index."
+        "--backfill",
+        action="store_true",
+        help="mark pending the validated versions of a registry older than the pending index",
     )
-    action.add_argument("--check", action="store_true", help="Test both connections (the UI's Test button).")
+    action.add_argument("--check", action="store_true", help="test both connections, as the UI's Test button does")
+    add_version(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; prints a JSON summary and exits 1 when any version could not be announced, 2 on an error."""
-    args = build_parser().parse_args(argv)
+    """Entry point: print a JSON summary; exit 0 when done, 1 when something is still owed, 2 on an error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.queue_conn_id is None and not (args.dry_run or args.backfill):
+        parser.error("--queue-conn-id is required (except with --dry-run or --backfill)")
     # stdout carries only the JSON summary, for scripts and jq; Airflow's and MLflow's logs go to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         code, summary = _run(args)
@@ -81,41 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def resolve_connections(*conn_ids: str) -> None:
-    """
-    Make ``conn_ids`` visible to the hooks as ``airflow connections get`` sees them.
-
-    Outside a task the Task SDK looks up connections in ``AIRFLOW_CONN_*`` variables and secrets backends only, not
-    in the metadata database; Airflow core's lookup covers all three, and its answer is handed to the hooks through
-    the process's own ``AIRFLOW_CONN_<ID>`` variable. A connection that is nowhere is left to the hooks' typed error.
-    """
-    from airflow.exceptions import AirflowNotFoundException
-    from airflow.models.connection import Connection
-
-    from airflow_provider_hokusai.utils.redaction import mask_connection
-
-    for conn_id in conn_ids:
-        variable = f"AIRFLOW_CONN_{conn_id.upper()}"
-        if variable in os.environ:
-            continue
-        try:
-            conn = Connection.get_connection_from_secrets(conn_id)
-        except AirflowNotFoundException:
-            continue
-        mask_connection(conn)
-        os.environ[variable] = conn.as_json()
-
-
 def _run(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
     from airflow_provider_hokusai.exceptions import HokusaiError
     from airflow_provider_hokusai.utils.redaction import describe
 
     try:
-        resolve_connections(args.queue_conn_id, args.mlflow_conn_id)
+        resolve_connections(*[c for c in (args.queue_conn_id, args.mlflow_conn_id) if c])
         return _act(args)
     except HokusaiError as exc:
-        print(f"hokusai-reconcile: {describe(exc)}", file=sys.stderr)
-        return 2, None
+        return fail(PROG, describe(exc)), None
 
 
 def _act(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
@@ -125,19 +119,21 @@ def _act(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
     from airflow_provider_hokusai.hooks.queue import get_queue_hook
 
     mlflow_hook = MLflowHook(mlflow_conn_id=args.mlflow_conn_id)
+    # Read now: a missing or invalid mlflow connection is a configuration error (exit 2), not a failed check.
+    mlflow_hook.settings  # noqa: B018
     if args.backfill:
-        return 0, {"marked_pending": backfill_pending(mlflow_hook, args.registered_model_name)}
+        return EXIT_OK, {"marked_pending": backfill_pending(mlflow_hook, args.registered_model_name)}
+    if args.dry_run:
+        owed = find_unannounced(mlflow_hook, args.registered_model_name, args.max_versions)
+        would = [{"model_name": r.model_name, "model_version": r.model_version} for r in owed.refs]
+        return EXIT_OK, {"found": len(owed.refs), "would_publish": would, "truncated": owed.truncated}
     queue_hook = get_queue_hook(args.queue_conn_id, queue_name=args.queue_name)
     if args.check:
         checks = {"queue": queue_hook.test_connection(), "mlflow": mlflow_hook.test_connection()}
         summary = {name: {"ok": ok, "message": text} for name, (ok, text) in checks.items()}
-        return (0 if all(ok for ok, _ in checks.values()) else 1), summary
-    if args.dry_run:
-        owed = find_unannounced(mlflow_hook, args.registered_model_name, args.max_versions)
-        would = [{"model_name": r.model_name, "model_version": r.model_version} for r in owed.refs]
-        return 0, {"found": len(owed.refs), "would_publish": would, "truncated": owed.truncated}
+        return (EXIT_OK if all(ok for ok, _ in checks.values()) else EXIT_FAILED), summary
     result = reconcile(ModelReadyAnnouncer(mlflow_hook, queue_hook), args.registered_model_name, args.max_versions)
-    return (1 if result["failed"] else 0), result
+    return (EXIT_FAILED if result["failed"] else EXIT_OK), result
 
 
 if __name__ == "__main__":

@@ -16,9 +16,31 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_hokusai.cli.common import HelpFormatter, OneLineParser, add_version, fail
+
 __all__ = ["build_parser", "main"]
 
+PROG = "hokusai-webhook"
 DEFAULT_NAME = "hokusai-registry-events"
+#: The receiver's connection id, ``registry.events.DEFAULT_CONN_ID``, spelled here so that ``--help`` imports nothing
+#: heavy (tests/unit/test_cli.py checks that the two agree).
+SECRET_CONN_ID = "hokusai_mlflow_webhook"
+DESCRIPTION = """\
+Point MLflow's model-registry webhook at the Airflow API server, in one command.
+
+setup creates (or updates, found by name) the MLflow webhook that posts model_version.created and
+model_version_tag.set to <api-url>/hokusai/webhooks/mlflow, signed with the current secret of the Airflow
+connection the receiver reads, then has MLflow send a test delivery and reports the receiver's answer. Connections
+are read like `airflow connections get` reads them. A JSON summary is printed on stdout, never the secret."""
+EPILOG = """\
+exit codes:
+  0  the webhook is set up and its test delivery was accepted (or --no-test)
+  1  the webhook is set up but the test delivery was refused: see "test" in the summary
+  2  usage or configuration error (a missing connection or secret, MLflow refusing the webhook)
+
+examples:
+  hokusai-webhook setup --api-url https://airflow.example.com
+  hokusai-webhook setup --api-url http://airflow-api:8080 --mlflow-conn-id mlflow_default --no-test"""
 #: Event used for the test delivery: verified by the receiver, then answered 202 (MLflow's example tag is not a
 #: candidate tag), so the test records no asset event.
 TEST_EVENT = "model_version_tag.set"
@@ -26,16 +48,28 @@ _MAX_TEXT = 500
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from airflow_provider_hokusai.registry.events import DEFAULT_CONN_ID
-
-    parser = argparse.ArgumentParser(prog="hokusai-webhook", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    setup = commands.add_parser("setup", help="Create or update the MLflow webhook, then test it.")
-    setup.add_argument("--api-url", required=True, help="Base URL of the Airflow API server, as MLflow reaches it.")
-    setup.add_argument("--conn-id", default=DEFAULT_CONN_ID, help="Airflow connection holding the webhook secret.")
-    setup.add_argument("--mlflow-conn-id", default="mlflow_default", help="Airflow connection of MLflow.")
-    setup.add_argument("--name", default=DEFAULT_NAME, help="Name of the MLflow webhook (found and updated by it).")
-    setup.add_argument("--no-test", action="store_true", help="Do not send MLflow's test delivery.")
+    """The command's arguments (``--help`` shows them with their defaults, exit codes and examples)."""
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
+    add_version(parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    setup = commands.add_parser(
+        "setup",
+        help="create or update the MLflow webhook, then test it",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    setup.add_argument(
+        "--api-url", metavar="URL", required=True, help="base URL of the Airflow API server, as MLflow reaches it"
+    )
+    setup.add_argument(
+        "--conn-id", metavar="CONN_ID", default=SECRET_CONN_ID, help="Airflow connection holding the webhook secret"
+    )
+    setup.add_argument(
+        "--mlflow-conn-id", metavar="CONN_ID", default="mlflow_default", help="Airflow connection of MLflow"
+    )
+    setup.add_argument("--name", default=DEFAULT_NAME, help="name of the MLflow webhook (found and updated by it)")
+    setup.add_argument("--no-test", action="store_true", help="do not send MLflow's test delivery")
     return parser
 
 
@@ -98,8 +132,8 @@ def _test_summary(result: Any) -> dict[str, Any]:
     }
 
 
-def _setup(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
-    from airflow_provider_hokusai.cli.reconcile import resolve_connections
+def _setup(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
+    from airflow_provider_hokusai.cli.common import resolve_connections
     from airflow_provider_hokusai.exceptions import HokusaiError
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
     from airflow_provider_hokusai.registry.events import load_webhook_secrets
@@ -113,23 +147,25 @@ def _setup(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
             hook, name=args.name, url=receiver_url(args.api_url), secret=secret, test=not args.no_test
         )
     except HokusaiError as exc:
-        return 2, {"error": describe(exc)}
+        return fail(PROG, describe(exc)), None
     except Exception as exc:
-        return 2, {"error": f"MLflow refused the webhook: {describe(exc)}"}
+        return fail(PROG, f"MLflow refused the webhook: {describe(exc)}"), None
     return (0 if works else 1), summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; exit 0 when the webhook is set up and its test delivery was accepted, 1 when not, 2 on error."""
-    # stdout carries only the JSON summary; Airflow's and MLflow's logs go to stderr. Building the parser imports
-    # Airflow, whose logging set-up binds its handlers to the sys.stdout of that moment: it must already be stderr.
+    """Entry point: exit 0 when the webhook is set up and its test delivery was accepted, 1 when not, 2 on an error."""
+    # stdout carries only the JSON summary; Airflow's and MLflow's logs go to stderr. The parser imports no Airflow
+    # (tests/unit/test_cli.py), but Airflow's logging set-up binds its handlers to the sys.stdout of the moment it is
+    # imported: should building the parser ever import it, that must already be stderr.
     with contextlib.redirect_stdout(sys.stderr):
         parser = build_parser()
-    # Parsed outside: --help is an answer, on stdout.
+    # Parsed outside: --help and --version are answers, on stdout.
     args = parser.parse_args(argv)
     with contextlib.redirect_stdout(sys.stderr):
         code, summary = _setup(args)
-    print(json.dumps(summary, indent=2, sort_keys=True))
+    if summary is not None:
+        print(json.dumps(summary, indent=2, sort_keys=True))
     return code
 
 

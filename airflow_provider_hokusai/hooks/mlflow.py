@@ -6,10 +6,12 @@ What the baseline gate decides from what the hook reads lives in :mod:`airflow_p
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_hokusai.exceptions import (
     ModelRegistrationError,
@@ -18,7 +20,7 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.gate.baseline import CandidateRun
 from airflow_provider_hokusai.hooks.mlflow_stores import MLflowStoreHook
 from airflow_provider_hokusai.registry.checks import probe_mlflow
-from airflow_provider_hokusai.registry.connection import redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.registry.connection import REMOTE_SCHEMES, redact_uri, ui_field_behaviour
 from airflow_provider_hokusai.registry.errors import already_exists, is_not_found
 from airflow_provider_hokusai.registry.syntax import (
     LOGGED_MODEL_URI,
@@ -91,6 +93,25 @@ class MLflowHook(MLflowStoreHook):
             if experiment is None:
                 raise
             return str(experiment.experiment_id)
+
+    def log_model(self, run_id: str, local_dir: str | os.PathLike[str], name: str = "model") -> str:
+        """
+        Upload a model saved with ``mlflow.<flavor>.save_model`` as run ``run_id``'s MLflow 3 logged model ``name``,
+        through this hook's stores and credentials (``mlflow.<flavor>.log_model`` would use the process's).
+
+        :return: The logged model's id; ``runs:/<run_id>/<name>`` and ``models:/<id>`` both name it.
+        """
+        from mlflow.entities import LoggedModelStatus
+
+        experiment_id = self.get_run(run_id).info.experiment_id
+        model_id = str(self.create_logged_model(experiment_id, name=name, source_run_id=run_id).model_id)
+        try:
+            self.log_logged_model_artifacts(model_id, str(local_dir))
+        except BaseException:
+            self.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
+            raise
+        self.finalize_logged_model(model_id, LoggedModelStatus.READY)
+        return model_id
 
     def model_version_url(self, name: str, version: str | int) -> str | None:
         """Link to the model version in the MLflow UI, or None when the store has no UI."""
@@ -217,11 +238,39 @@ class MLflowHook(MLflowStoreHook):
         except MlflowException as exc:
             if not already_exists(exc):
                 raise
-        version = self.create_model_version(
-            name, source.source, run_id=source.run_id, model_id=source.logged_model_id, tags=tags
-        )
+        with self._process_tracking_uri():
+            version = self.create_model_version(
+                name, source.source, run_id=source.run_id, model_id=source.logged_model_id, tags=tags
+            )
         self.log.info("Registered version %s of %s from %s", version.version, name, source.source)
         return version, True
+
+    @contextlib.contextmanager
+    def _process_tracking_uri(self) -> Iterator[None]:
+        """
+        MLflow's local (sqlite/file) registry finds logged models (``models:/m-<id>``) through the process's tracking
+        URI (MLflow's own TODO in its SQLAlchemy registry store): this hook's for the block, then the previous one and
+        the ``MLFLOW_TRACKING_URI`` variable as they were. Nothing changes for a registry served over HTTP, where
+        credentials are involved.
+        """
+        if urlsplit(self.registry_uri).scheme in REMOTE_SCHEMES:
+            yield
+            return
+        import mlflow
+
+        previous, variable = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+        if previous == self.tracking_uri:
+            yield
+            return
+        mlflow.set_tracking_uri(self.tracking_uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(previous)
+            if variable is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = variable
 
     def wait_for_model_version_ready(
         self, name: str, version: str | int, *, timeout: float = 300, poll_interval: float = 1.0

@@ -9,7 +9,7 @@ the provider's reads (the candidate run, the baseline alias, the registration) o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel
     from mlflow.entities.webhook import Webhook, WebhookTestResult
     from mlflow.store.entities import PagedList
+    from mlflow.utils.rest_utils import MlflowHostCreds
 
-__all__ = ["MLflowStoreHook"]
+__all__ = ["MLflowStoreHook", "with_credentials"]
 
 
 def _events(events: Sequence[Any]) -> list[Any]:
@@ -39,6 +40,31 @@ def _status(status: Any) -> Any:
     from mlflow.entities.webhook import WebhookStatus
 
     return WebhookStatus(status) if isinstance(status, str) else status
+
+
+def with_credentials(repo: Any, host_creds: Callable[[str], MlflowHostCreds]) -> Any:
+    """
+    ``repo`` sending ``host_creds(uri)`` for each request when it is an HTTP artifact repository (the tracking
+    server's ``mlflow-artifacts:/`` proxy included); any other repository as it is.
+    """
+    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
+
+    if not isinstance(repo, HttpArtifactRepository):
+        return repo
+
+    class _Credentialed(type(repo)):  # type: ignore[misc]
+        @property
+        def _host_creds(self) -> MlflowHostCreds:
+            return host_creds(self.artifact_uri)
+
+        @property
+        def _artifact_server_host_creds(self) -> MlflowHostCreds:
+            # MlflowArtifactsRepository's probe of the server's capabilities, at the server's root.
+            root, _, _ = self.artifact_uri.partition("/api/2.0/mlflow-artifacts/artifacts")
+            return host_creds(root.rstrip("/"))
+
+    repo.__class__ = _Credentialed
+    return repo
 
 
 class MLflowStoreHook(BaseHook):
@@ -118,6 +144,76 @@ class MLflowStoreHook(BaseHook):
         return self.stores.tracking.search_experiments(
             view_type=ViewType.ACTIVE_ONLY, max_results=max_results, filter_string=filter_string
         )
+
+    def create_run(self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] | None = None) -> Run:
+        """Start a run (RUNNING) in experiment ``experiment_id``; MLflow's active run is left alone."""
+        import time
+
+        from mlflow.entities import RunTag
+
+        return self.stores.tracking.create_run(
+            experiment_id=str(experiment_id),
+            user_id="unknown",
+            start_time=int(time.time() * 1000),
+            tags=[RunTag(key, str(value)) for key, value in (tags or {}).items()],
+            run_name=run_name,
+        )
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        step: int = 0,
+    ) -> None:
+        """Log ``metrics`` (at ``step``, now), ``params`` and ``tags`` to run ``run_id`` in one request."""
+        import time
+
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        self.stores.tracking.log_batch(
+            run_id,
+            metrics=[Metric(key, float(value), now, step) for key, value in (metrics or {}).items()],
+            params=[Param(key, str(value)) for key, value in (params or {}).items()],
+            tags=[RunTag(key, str(value)) for key, value in (tags or {}).items()],
+        )
+
+    def set_terminated(self, run_id: str, status: str = "FINISHED") -> None:
+        """End run ``run_id`` now with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``)."""
+        import time
+
+        from mlflow.entities import RunStatus
+
+        self.stores.tracking.update_run_info(run_id, RunStatus.from_string(status), int(time.time() * 1000), None)
+
+    def create_logged_model(self, experiment_id: str, name: str, source_run_id: str | None = None) -> LoggedModel:
+        """Create an MLflow 3 logged model (PENDING) in experiment ``experiment_id``, from run ``source_run_id``."""
+        return self.stores.tracking.create_logged_model(
+            experiment_id=str(experiment_id), name=name, source_run_id=source_run_id
+        )
+
+    def finalize_logged_model(self, model_id: str, status: Any) -> LoggedModel:
+        """Set a logged model's status (``LoggedModelStatus.READY`` or ``FAILED``)."""
+        return self.stores.tracking.finalize_logged_model(model_id, status)
+
+    def artifact_repository(self, artifact_uri: str) -> Any:
+        """
+        MLflow's artifact repository for ``artifact_uri`` (``mlflow-artifacts:/``, http(s), a local path...); one
+        served over HTTP by the tracking server sends this connection's credentials (MLflow's own reads them from
+        the process's ``MLFLOW_TRACKING_*`` variables). A fresh repository, never MLflow's per-run cache.
+        """
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        return with_credentials(
+            get_artifact_repository(artifact_uri, tracking_uri=self.tracking_uri), self.settings.host_creds
+        )
+
+    def log_logged_model_artifacts(self, model_id: str, local_dir: str) -> None:
+        """Upload the files under ``local_dir`` as logged model ``model_id``'s artifacts."""
+        location = self.get_logged_model(model_id).artifact_location
+        self.artifact_repository(location).log_artifacts(local_dir)
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
         """The MLflow 3 logged model ``model_id``."""
