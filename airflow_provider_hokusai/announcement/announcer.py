@@ -22,6 +22,7 @@ from airflow_provider_hokusai.exceptions import (
     HokusaiError,
     HokusaiPermanentError,
     InvalidModelReadyMessage,
+    ModelRegistrationTimeout,
     QueueBatchError,
     ReceiptNotRecordedError,
 )
@@ -40,6 +41,7 @@ __all__ = ["AnnouncementResult", "ModelReadyAnnouncer", "VersionRef", "message_f
 log = logging.getLogger(__name__)
 
 _READY = "READY"
+_FAILED_REGISTRATION = "FAILED_REGISTRATION"
 
 # MLflow caps tag values at 5000 characters (8000 on newer servers); reasons are kept well below either.
 
@@ -220,7 +222,8 @@ class ModelReadyAnnouncer:
             if existing is not None:
                 return AnnouncementResult(*canonical.key, "already_published", receipt=existing)
             return canonical, self._message(canonical, version), version.tags or {}
-        except (AnnouncementRefusedError, InvalidModelReadyMessage) as exc:
+        except (AnnouncementRefusedError, InvalidModelReadyMessage, ModelRegistrationTimeout) as exc:
+            # A version not READY yet is tagged failed (retryable) like any other; the next reconciliation takes it.
             self._record_failure(ref, exc)
             return AnnouncementResult(*ref.key, "failed", error=redact_text(str(exc)))
 
@@ -255,14 +258,19 @@ class ModelReadyAnnouncer:
         """
         The contract message of ``version`` (as :meth:`_read_version` returns it), with the caller's overrides.
 
-        :raises AnnouncementRefusedError: the registry has not made the version READY (its evidence may be written
-            with it, at creation, before an asynchronous registry finishes); reconciliation takes it up again.
+        :raises AnnouncementRefusedError: the registry failed to register the version (FAILED_REGISTRATION).
+        :raises ModelRegistrationTimeout: the registry has not made the version READY yet (its evidence is written
+            with it, at creation, before an asynchronous registry finishes; a webhook fires then): a retry announces it.
         """
         status = str(getattr(version, "status", None) or _READY)
-        if status != _READY:
+        if status == _FAILED_REGISTRATION:
             raise AnnouncementRefusedError(
-                f"{ref.model_name} v{ref.model_version} is {status}, not READY, in the MLflow registry; "
-                "nothing was published"
+                f"{ref.model_name} v{ref.model_version} is {status} in the MLflow registry; nothing was published"
+            )
+        if status != _READY:
+            raise ModelRegistrationTimeout(
+                f"{ref.model_name} v{ref.model_version} is {status}, not READY yet, in the MLflow registry; "
+                "nothing was published and a retry is safe"
             )
         return message_from_version_tags(
             ref.model_name,

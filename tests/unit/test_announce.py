@@ -13,6 +13,7 @@ from airflow_provider_hokusai.exceptions import (
     AnnouncementRefusedError,
     HokusaiRetryableError,
     InvalidModelReadyMessage,
+    ModelRegistrationTimeout,
     ReceiptNotRecordedError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
@@ -91,6 +92,30 @@ def test_not_validated_version_is_refused_and_tagged() -> None:
         announcer.announce(VersionRef("m", "1"))
     assert not queue.published
     assert mlflow.tags_of("m", "1")[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_FAILED
+
+
+def test_a_version_not_ready_yet_is_retried_and_announced_once_ready() -> None:
+    # A webhook fires when the version is created, before an asynchronous registry makes it READY.
+    from hokusai_testkit.mlflow import validated_tags
+
+    announcer, mlflow, queue = make()
+    mlflow.add("m", "1", tags=validated_tags(**{t.RUN_ID: "run-1"}), statuses=("PENDING_REGISTRATION", "READY"))
+    with pytest.raises(ModelRegistrationTimeout, match="not READY yet"):
+        announcer.announce(VersionRef("m", "1"))
+    assert not queue.published
+    assert announcer.announce(VersionRef("m", "1")).outcome == "published"
+    assert len(queue.published) == 1
+
+
+def test_a_version_the_registry_failed_to_register_is_refused() -> None:
+    from hokusai_testkit.mlflow import validated_tags
+
+    announcer, mlflow, queue = make()
+    mlflow.add("m", "1", tags=validated_tags(**{t.RUN_ID: "run-1"}), statuses=("FAILED_REGISTRATION",))
+    with pytest.raises(AnnouncementRefusedError, match="FAILED_REGISTRATION"):
+        announcer.announce(VersionRef("m", "1"))
+    assert [r.outcome for r in announcer.announce_many([VersionRef("m", "1")])] == ["failed"]
+    assert not queue.published
 
 
 def test_evidence_that_no_longer_beats_baseline_is_refused() -> None:
