@@ -352,7 +352,13 @@ def test_a_version_registered_by_plain_mlflow_is_announced_once_through_the_webh
                 assert dag_run["state"] != "failed", diagnose(stack, EVENTS, dag_run["dag_run_id"])
             return None
 
-        outcome = wait_until("the events DAG announcing the version", published_by_events, 180, stack.airflow.log_tail)
+        def explain() -> str:
+            runs = stack.airflow.api("GET", f"/api/v2/dags/{EVENTS}/dagRuns").json()["dag_runs"]
+            seen = [(r["dag_run_id"], r["state"]) for r in runs]
+            details = "\n".join(diagnose(stack, EVENTS, r["dag_run_id"]) for r in runs[-2:])
+            return f"events runs: {seen}\nversion tags: {version_tags(stack, name, version)}\n{details}"
+
+        outcome = wait_until("the events DAG announcing the version", published_by_events, 180, explain)
         time.sleep(5)  # a late duplicate event or run would have published by now
         messages = [m for m in queued_messages(stack) if m.model_name == name]
         assert [(m.model_version, m.token_symbol) for m in messages] == [(version, "HKI")]
