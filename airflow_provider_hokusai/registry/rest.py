@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,17 +19,30 @@ def is_remote(uri: str) -> bool:
     return urlsplit(uri).scheme in REMOTE_SCHEMES
 
 
-def rest_call(hook: MLflowHook, uri: str, endpoint: str, method: str, timeout: float, **kwargs: Any) -> Any:
+def rest_call(
+    hook: MLflowHook,
+    uri: str,
+    endpoint: str,
+    method: str,
+    timeout: float,
+    *,
+    deadline: float | None = None,
+    **kwargs: Any,
+) -> Any:
     """
     One call of ``endpoint`` on the server at ``uri``, no retry (``MlflowClient`` retries for ~245 s by default).
 
     :param hook: Whose connection's credentials the call carries; MLflow's usual ones when it has none.
     :param timeout: Upper bound of the call, in seconds.
+    :param deadline: A ``time.monotonic()`` the call must end by (at least 1 s is left to it), counted after MLflow's
+        client is imported, so that the import's time is taken from the call's, not added to it.
     :param kwargs: ``json=`` or ``params=`` of the request.
     :return: The ``requests`` response (a non-2xx answer raises MLflow's error).
     """
     from mlflow.utils.rest_utils import http_request_safe
 
+    if deadline is not None:
+        timeout = min(timeout, max(1.0, deadline - time.monotonic()))
     return http_request_safe(
         hook.settings.host_creds(uri),
         endpoint,
