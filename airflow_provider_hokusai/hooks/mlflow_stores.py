@@ -117,12 +117,15 @@ class MLflowStoreHook(BaseHook):
         filter_string: str = "",
         max_results: int = 1000,
         order_by: Sequence[str] = (),
+        page_token: str | None = None,
+        deleted_too: bool = False,
     ) -> PagedList[Run]:
-        """One page of the active runs of ``experiment_ids`` matching ``filter_string``, in ``order_by`` order."""
+        """One page of the runs matching ``filter_string`` (active; deleted too if asked); ``token`` is the next."""
         from mlflow.entities import ViewType
 
+        view = ViewType.ALL if deleted_too else ViewType.ACTIVE_ONLY
         return self.stores.tracking.search_runs(
-            list(experiment_ids), filter_string, ViewType.ACTIVE_ONLY, max_results, list(order_by), None
+            list(experiment_ids), filter_string, view, max_results, list(order_by), page_token
         )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -137,12 +140,14 @@ class MLflowStoreHook(BaseHook):
         """Create experiment ``name``; its id."""
         return str(self.stores.tracking.create_experiment(name, artifact_location=artifact_location))
 
-    def search_experiments(self, max_results: int = 1000, filter_string: str | None = None) -> PagedList[Experiment]:
-        """One page of the active experiments matching ``filter_string``."""
+    def search_experiments(
+        self, max_results: int = 1000, filter_string: str | None = None, page_token: str | None = None
+    ) -> PagedList[Experiment]:
+        """One page of the active experiments matching ``filter_string``; the list's ``token`` is the next page's."""
         from mlflow.entities import ViewType
 
         return self.stores.tracking.search_experiments(
-            view_type=ViewType.ACTIVE_ONLY, max_results=max_results, filter_string=filter_string
+            view_type=ViewType.ACTIVE_ONLY, max_results=max_results, filter_string=filter_string, page_token=page_token
         )
 
     def create_run(self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] | None = None) -> Run:

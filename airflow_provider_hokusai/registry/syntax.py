@@ -6,13 +6,25 @@ Pure functions, no I/O; the MLflow hook, the registration operator, reconciliati
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from airflow_provider_hokusai.exceptions import InvalidInputError
 
-__all__ = ["LOGGED_MODEL_URI", "RUNS_URI", "ModelSource", "filter_literal", "name_condition", "parse_model_uri"]
+__all__ = [
+    "LOGGED_MODEL_URI",
+    "PLAIN_RUN_ID",
+    "RUNS_URI",
+    "ModelSource",
+    "filter_literal",
+    "name_condition",
+    "parse_model_uri",
+    "runs_filter",
+]
 
 RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
+#: A run id a runs filter can quote as it is (MLflow's own are 32 hex digits); others are read one by one.
+PLAIN_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[A-Za-z0-9]+)/?$")
 
 
@@ -69,3 +81,12 @@ def name_condition(name: str) -> str:
         # "\\" goes too: it is LIKE's escape character on PostgreSQL, and it would escape the closing quote.
         return "name LIKE '" + name.replace("\\", "_").replace("'", "_") + "'"
     return f"name = {filter_literal(name)}"
+
+
+def runs_filter(run_ids: Iterable[str], excluded_statuses: Iterable[str] = ()) -> str:
+    """
+    The runs filter matching ``run_ids`` (each a :data:`PLAIN_RUN_ID`) whose status is none of ``excluded_statuses``:
+    MLflow's ``IN`` takes lists for ``run_id`` only, so the statuses become ``!=`` conditions.
+    """
+    ids = ", ".join(f"'{run_id}'" for run_id in run_ids)
+    return " AND ".join([f"attributes.run_id IN ({ids})", *(f"attributes.status != '{s}'" for s in excluded_statuses)])

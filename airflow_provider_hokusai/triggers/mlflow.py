@@ -7,7 +7,7 @@ import contextvars
 import functools
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -22,13 +22,15 @@ from airflow_provider_hokusai.gate.baseline import (
 )
 from airflow_provider_hokusai.gate.check import check_baseline
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+from airflow_provider_hokusai.triggers.looks import BatchedLooks
+from airflow_provider_hokusai.triggers.poller import LookPoller
 from airflow_provider_hokusai.utils.validation import validate
 
 __all__ = ["LOOK_THREADS", "MLflowBaselineTrigger"]
 
-#: Threads lent to the looks of every MLflowBaselineTrigger of one triggerer process, together. A look waits on
-#: MLflow, so a few threads serve hundreds of gates; the bound keeps a fleet of gates from flooding the MLflow server
-#: and leaves the event loop's default executor (6 threads on 2 cores) to the triggerer and other triggers.
+#: Threads lent to the looks of every MLflowBaselineTrigger of one triggerer process, together: one look at a time
+#: per connection (the gates of a connection share it), so few connections never need more; the event loop's default
+#: executor (6 threads on 2 cores) is left to the triggerer and other triggers.
 LOOK_THREADS = 8
 
 # Keyed by process id: a forked child has none of its parent's threads and builds its own pool.
@@ -37,18 +39,32 @@ _hooks: dict[str, _SharedHook] = {}
 
 
 class _SharedHook:
-    """One connection's hook (and so one set of MLflow stores) shared by the triggers of a process that use it."""
+    """
+    One connection's hook (one set of MLflow stores) and poller, shared by the triggers of a process that use it.
+    """
 
     def __init__(self, mlflow_conn_id: str) -> None:
         self.hook = MLflowHook(mlflow_conn_id=mlflow_conn_id)
         self.users = 0
         self._building = threading.Lock()
+        self._poller: LookPoller | None = None
 
     def ready(self) -> MLflowHook:
         """The hook with its connection read and stores opened, by one thread while the others wait."""
         with self._building:
             self.hook.get_conn()  # a cached property: built once
         return self.hook
+
+    def poller(self) -> LookPoller:
+        """The connection's poller in the running event loop, created on first use."""
+        if self._poller is None or self._poller.loop is not asyncio.get_running_loop():
+            self._poller = LookPoller(BatchedLooks(self.ready), _look_pool)
+        return self._poller
+
+    def close(self) -> None:
+        """Its last trigger has gone: no more looks."""
+        if self._poller is not None:
+            self._poller.close()
 
 
 @contextmanager
@@ -65,6 +81,7 @@ def _shared_hook(mlflow_conn_id: str) -> Iterator[_SharedHook]:
         shared.users -= 1
         if not shared.users and _hooks.get(mlflow_conn_id) is shared:
             del _hooks[mlflow_conn_id]
+            shared.close()
 
 
 def _look_pool() -> ThreadPoolExecutor:
@@ -74,7 +91,11 @@ def _look_pool() -> ThreadPoolExecutor:
     return _pools[pid]
 
 
-# Nor does a child share its parent's hooks (their HTTP sessions belong to the parent).
+def _in_context(context: contextvars.Context, check: Callable[[MLflowHook], BaselineCheck], hook: MLflowHook) -> Any:
+    return context.run(check, hook)
+
+
+# Nor does a child share its parent's hooks and pollers (their HTTP sessions and threads belong to the parent).
 os.register_at_fork(after_in_child=_hooks.clear)
 
 
@@ -82,10 +103,12 @@ class MLflowBaselineTrigger(BaseTrigger):
     """
     Poll an MLflow run until it is no longer RUNNING/SCHEDULED, then compare its metric with the baseline.
 
-    Every MLflow call is blocking, so each look runs in a worker thread and the triggerer's event loop never waits
-    on the network. The triggers of one process share a pool of :data:`LOOK_THREADS` threads and one hook (one
-    set of stores) per connection, and a look at a run that is still RUNNING is one GET. Yields exactly one event,
-    primitives only, with the keys
+    The triggers of one process waiting on the same connection share one look per poll
+    (:class:`~airflow_provider_hokusai.triggers.poller.LookPoller`): one ``runs/search`` request for up to
+    :data:`~airflow_provider_hokusai.triggers.looks.RUN_IDS_PER_SEARCH` of their runs, asking only which have ended
+    (:class:`~airflow_provider_hokusai.triggers.looks.BatchedLooks`), in a worker thread of a pool of
+    :data:`LOOK_THREADS`, so the triggerer's event loop never waits on the network; each trigger is then decided by
+    its own check, as when it looks alone. Yields exactly one event, primitives only, with the keys
     ``status``, ``reason``, ``error`` and ``evidence``:
 
     * ``success``: ``evidence`` is the :class:`~airflow_provider_hokusai.gate.baseline.BaselineEvidence` as a dict;
@@ -126,26 +149,26 @@ class MLflowBaselineTrigger(BaseTrigger):
     def _check(self, hook: MLflowHook) -> BaselineCheck:
         return check_baseline(hook, self.criteria)
 
-    def _look(self, shared: _SharedHook) -> BaselineCheck:
-        return self._check(shared.ready())
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         with _shared_hook(self.mlflow_conn_id) as shared:
-            async for event in self._events(shared):
+            async for event in self._events(shared.poller()):
                 yield event
 
-    async def _events(self, shared: _SharedHook) -> AsyncIterator[TriggerEvent]:
-        loop = asyncio.get_running_loop()
+    async def _events(self, poller: LookPoller) -> AsyncIterator[TriggerEvent]:
+        run_id, due = self.criteria.run_id, 0.0  # the first look: now
         try:
-            while True:
-                # What asyncio.to_thread does, on the shared pool: the look sees the trigger's context variables.
-                look = functools.partial(contextvars.copy_context().run, self._look, shared)
-                check = await loop.run_in_executor(_look_pool(), look)
-                if check.status != "pending":
-                    yield TriggerEvent(check.event())
-                    return
-                self.log.info("Still waiting: %s; next look in %ss", check.reason, self.poll_interval)
-                await asyncio.sleep(self.poll_interval)
+            with poller.member(run_id):
+                while True:
+                    # The look runs in a worker thread and sees the trigger's context variables, as in to_thread.
+                    check = functools.partial(_in_context, contextvars.copy_context(), self._check)
+                    outcome, started = await poller.look(run_id, check, self.poll_interval, due)
+                    if isinstance(outcome, Exception):
+                        raise outcome
+                    if outcome.status != "pending":
+                        yield TriggerEvent(outcome.event())
+                        return
+                    self.log.info("Still waiting: %s; next look in %ss", outcome.reason, self.poll_interval)
+                    due = started + self.poll_interval
         except HokusaiPermanentError as exc:
             # e.g. an invalid connection: no look will ever succeed, and retrying the task cannot fix it.
             yield TriggerEvent(BaselineCheck("failed", str(exc), failure=FailureKind.INVALID_INPUT).event())
