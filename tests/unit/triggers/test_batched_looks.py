@@ -177,7 +177,7 @@ class FakeTracking:
 
     def search_runs(
         self, experiments: list[str], filter_string: str, view: Any, size: int, order: Any, token: Any
-    ) -> Any:  # noqa: E501
+    ) -> Any:
         self.calls.append("search_runs")
         if self.fail_searches:
             raise ConnectionError("MLflow is down")
