@@ -1,6 +1,6 @@
 """
 Triggerer capacity: N ``MLflowBaselineTrigger`` s waiting at once in one triggerer process, against a real
-``mlflow server``.
+``mlflow server`` (one worker, sqlite store).
 
 Each trigger waits on its own RUNNING run; a finisher in the parent process ends every run (FINISHED, metric above
 the baseline) at a random time between one and two poll intervals after the triggers started. The triggers run in
@@ -9,21 +9,30 @@ a fresh child process (the "triggerer") whose asyncio loop drives each ``trigger
 as after a triggerer restart, beside a ticker that sleeps 100 ms like the triggerer's ``block_watchdog`` and
 records how late it wakes (the event loop's lag).
 
-Reported for each N: MLflow requests per second (counted at ``mlflow.utils.rest_utils.http_request``), the loop's
-lag p50/p99, the delay from "run finished" (the moment the finisher started ``set_terminated``) to the trigger's
-event p50/p99, peak threads and RSS growth of the triggerer process, MLflow calls per look. Goals at every N:
-delay p99 <= ``poll_interval + 1 s`` and lag p99 < 100 ms.
+The N runs are written in one transaction through MLflow's SQLAlchemy store on the server's database, and the
+finisher ends the runs that are due in one UPDATE every 50 ms: through the REST API a run costs several sqlite
+commits, and on a shared disk 5,000 of them take minutes (what is measured is the triggers, not run creation).
 
-``--variant before`` runs the trigger as it was before issue 16 (its own hook and client per trigger, looks in
-``asyncio.to_thread`` on the loop's default executor, two GETs per look while the run is RUNNING): the same code,
-kept in :class:`LegacyBaselineTrigger`. ``after`` is the shipped trigger. Usage:
-``python -m bench.triggerer [--n 50 --n 200 --n 500] [--variant before --variant after] [--poll-interval 5]``.
+Reported for each N: MLflow requests per second and per poll (counted at ``mlflow.utils.rest_utils.http_request``,
+searches apart), the loop's lag p50/p99, the delay from "run finished" (the finisher's commit) to the trigger's event
+p50/p99, peak threads and RSS growth of the triggerer process, CPU time of the look thread per poll. Goals at every N:
+every event a success; delay p99 <= ``poll_interval + 1 s``; lag p99 < 100 ms; searches per poll at most one per
+page of run ids (``RUN_IDS_PER_SEARCH``).
+
+``--variant before`` runs the trigger as it was before looks were batched (one look per gate per poll on a shared
+pool of ``LOOK_THREADS`` threads and a shared hook per connection, one GET per look while the run is RUNNING): the
+same code, kept in :func:`legacy_trigger_class`. ``after`` is the shipped trigger. ``before`` at N > 1,000 asks
+more of the server than it answers, so its run is capped at ``--before-cap`` seconds (the events that arrived by then
+are reported). Usage: ``python -m bench.triggerer [--n 50 --n 500 --n 5000] [--variant before --variant after]
+[--poll-interval 10]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
+import functools
 import json
 import math
 import os
@@ -33,8 +42,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,7 +55,11 @@ DEFAULT_JSON = REPO / ".bench" / "triggerer.json"
 CONN_ID = "bench_mlflow"
 TICK = 0.1  # seconds; the triggerer's block_watchdog sleeps this long
 LAG_GOAL_MS = 100.0
-DEFAULT_POLL_INTERVAL = 30.0
+DEFAULT_POLL_INTERVAL = 10.0
+DEFAULT_NS = (50, 500, 5000)
+DEFAULT_BEFORE_CAP = 90.0  # seconds a "before" fleet of more than 1,000 gates may run
+FINISH_TICK = 0.05
+SEARCH_ENDPOINT = "/api/2.0/mlflow/runs/search"
 DELAY_SLACK_S = 1.0
 
 
@@ -59,16 +72,17 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def counting_requests() -> Iterator[list[int]]:
-    """Count every HTTP request MLflow's REST client sends while the block runs (``counter[0]``)."""
+def counting_requests() -> Iterator[dict[str, int]]:
+    """Count every HTTP request MLflow's REST client sends while the block runs, by endpoint."""
     from mlflow.utils import rest_utils
 
-    counter, lock, original = [0], threading.Lock(), rest_utils.http_request
+    counter: dict[str, int] = {}
+    lock, original = threading.Lock(), rest_utils.http_request
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
+    def counted(host_creds: Any, endpoint: str, *args: Any, **kwargs: Any) -> Any:
         with lock:
-            counter[0] += 1
-        return original(*args, **kwargs)
+            counter[endpoint] = counter.get(endpoint, 0) + 1
+        return original(host_creds, endpoint, *args, **kwargs)
 
     rest_utils.http_request = counted  # type: ignore[assignment]
     try:
@@ -78,35 +92,31 @@ def counting_requests() -> Iterator[list[int]]:
 
 
 def legacy_trigger_class() -> type:
-    """The trigger as it was before issue 16: a hook per trigger, default executor, two GETs per pending look."""
+    """
+    The trigger before looks were batched: each gate looks on its own, on the process's shared pool of
+    ``LOOK_THREADS`` threads with the connection's shared hook, and sleeps a poll interval after each look.
+    """
     from airflow.triggers.base import TriggerEvent
 
     from airflow_provider_hokusai.exceptions import HokusaiPermanentError
-    from airflow_provider_hokusai.gate.baseline import BaselineCheck, FailureKind, decide, run_outcome
-    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-    from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
+    from airflow_provider_hokusai.gate.baseline import BaselineCheck, FailureKind
+    from airflow_provider_hokusai.triggers import mlflow as module
 
-    def check_baseline(hook: Any, criteria: Any) -> Any:
-        candidate = hook.find_candidate_run(criteria)
-        early = run_outcome(criteria, candidate)
-        if early is not None:
-            return early
-        alias_baseline = None
-        if criteria.baseline_alias and criteria.baseline_model_name:
-            alias_baseline = hook.get_alias_metric(
-                criteria.baseline_model_name, criteria.baseline_alias, criteria.metric_name
-            )
-        return decide(criteria, candidate, alias_baseline)
-
-    class LegacyBaselineTrigger(MLflowBaselineTrigger):
-        def _check(self, hook: Any) -> Any:
-            return check_baseline(hook, self.criteria)
+    class SharedPoolTrigger(module.MLflowBaselineTrigger):
+        def _look(self, shared: Any) -> Any:
+            return self._check(shared.ready())  # in the pool's thread: the first builds the client
 
         async def run(self) -> AsyncIterator[Any]:
-            hook = MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
+            with module._shared_hook(self.mlflow_conn_id) as shared:
+                async for event in self._alone(shared):
+                    yield event
+
+        async def _alone(self, shared: Any) -> AsyncIterator[Any]:
+            loop = asyncio.get_running_loop()
             try:
                 while True:
-                    check = await asyncio.to_thread(self._check, hook)
+                    look = functools.partial(contextvars.copy_context().run, self._look, shared)
+                    check = await loop.run_in_executor(module._look_pool(), look)
                     if check.status != "pending":
                         yield TriggerEvent(check.event())
                         return
@@ -118,7 +128,7 @@ def legacy_trigger_class() -> type:
                 self.log.exception("MLflow baseline trigger failed")
                 yield TriggerEvent({"status": "error", "reason": f"{type(exc).__name__}: {exc}", "error": None})
 
-    return LegacyBaselineTrigger
+    return SharedPoolTrigger
 
 
 # The triggerer side: a child process.
@@ -169,7 +179,7 @@ async def _fleet(config: dict[str, Any]) -> dict[str, Any]:
     events: dict[str, tuple[float, str]] = {}
     stop = asyncio.Event()
     background = [asyncio.create_task(_ticker(lags, stop)), asyncio.create_task(_sampler(peaks, stop))]
-    with counting_requests() as requests:
+    with counting_requests() as requests, timing_looks() as timed:
         started = time.time()
         print(json.dumps({"started": started}), flush=True)
         tasks = [asyncio.create_task(_drive(t, events)) for t, _ in triggers]
@@ -184,12 +194,37 @@ async def _fleet(config: dict[str, Any]) -> dict[str, Any]:
         "ended": ended,
         "events": events,
         "lags_ms": lags,
-        "requests": requests[0],
+        "requests": sum(requests.values()),
+        "searches": requests.get(SEARCH_ENDPOINT, 0),
+        "requests_by_endpoint": requests,
         "looks": sum(looks[0] for _, looks in triggers),
+        "batched_looks": len(timed),
+        "look_cpu_s": [cpu for cpu, _ in timed],
+        "look_wall_s": [wall for _, wall in timed],
         "threads_before": threads_before,
         "threads_peak": peaks["threads"],
         "rss_growth_mb": peaks["rss_mb"] - rss_before,
     }
+
+
+@contextmanager
+def timing_looks() -> Iterator[list[tuple[float, float]]]:
+    """``(CPU seconds of the look thread, wall seconds)`` of every batched look taken while the block runs."""
+    from airflow_provider_hokusai.triggers.looks import BatchedLooks
+
+    timed: list[tuple[float, float]] = []
+    original = BatchedLooks.__call__
+
+    def timed_call(self: Any, *args: Any) -> Iterator[Any]:
+        cpu, wall = time.thread_time(), time.monotonic()
+        yield from original(self, *args)
+        timed.append((time.thread_time() - cpu, time.monotonic() - wall))
+
+    BatchedLooks.__call__ = timed_call  # type: ignore[method-assign]
+    try:
+        yield timed
+    finally:
+        BatchedLooks.__call__ = original  # type: ignore[method-assign]
 
 
 def _counting_looks(check: Callable[[Any], Any], looks: list[int]) -> Callable[[Any], Any]:
@@ -211,49 +246,82 @@ def fleet_main(config_path: Path) -> int:
 # The parent side: server, runs, finisher, figures.
 
 
-def _create_runs(tracking_uri: str, count: int, tag: str) -> list[str]:
-    from mlflow import MlflowClient
+class RunStore:
+    """
+    The server's database through MLflow's SQLAlchemy store: N runs written in one transaction, and the runs that
+    are due ended in one UPDATE (the triggers read them through the server, as they would any run).
 
-    client = MlflowClient(tracking_uri=tracking_uri)
-    experiment = client.create_experiment(f"bench-triggerer-{tag}-{time.time_ns()}")
+    :param server_root: The ``mlflow server``'s data directory (its ``mlflow.db``).
+    """
 
-    def one(_: int) -> str:
-        run_id = str(client.create_run(experiment).info.run_id)
-        client.log_metric(run_id, "accuracy", 0.95)
-        return run_id
+    def __init__(self, server_root: Path) -> None:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    with ThreadPoolExecutor(8) as pool:
-        return list(pool.map(one, range(count)))
+        self.store = SqlAlchemyStore(f"sqlite:///{server_root / 'mlflow.db'}", str(server_root / "artifacts"))
+
+    def create_running(self, tracking_uri: str, count: int, tag: str) -> list[str]:
+        """``count`` RUNNING runs with ``accuracy`` 0.95, in a new experiment (created through the server)."""
+        from mlflow import MlflowClient
+        from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlRun
+
+        experiment = int(MlflowClient(tracking_uri=tracking_uri).create_experiment(f"bench-{tag}-{time.time_ns()}"))
+        now, run_ids = int(time.time() * 1000), [uuid.uuid4().hex for _ in range(count)]
+        metric = {"key": "accuracy", "value": 0.95, "timestamp": now, "step": 0, "is_nan": False}
+        with self.store.ManagedSessionMaker() as session:
+            session.add_all(
+                SqlRun(run_uuid=run_id, name=f"gate-{i}", experiment_id=experiment, user_id="bench", status="RUNNING",
+                       start_time=now, source_type="LOCAL", source_name="", entry_point_name="",
+                       lifecycle_stage="active", artifact_uri=f"mlflow-artifacts:/{experiment}/{run_id}/artifacts")
+                for i, run_id in enumerate(run_ids)
+            )  # fmt: skip
+            session.flush()
+            session.add_all(SqlMetric(run_uuid=run_id, **metric) for run_id in run_ids)
+            session.add_all(SqlLatestMetric(run_uuid=run_id, **metric) for run_id in run_ids)
+        return run_ids
+
+    def finish(self, run_ids: list[str]) -> None:
+        """End ``run_ids`` now, FINISHED, in one transaction."""
+        from mlflow.store.tracking.dbmodels.models import SqlRun
+
+        values = {SqlRun.status: "FINISHED", SqlRun.end_time: int(time.time() * 1000)}
+        with self.store.ManagedSessionMaker() as session:
+            session.query(SqlRun).filter(SqlRun.run_uuid.in_(run_ids)).update(values, synchronize_session=False)
 
 
 def _finish_runs(
-    tracking_uri: str, plan: list[tuple[str, float]], finished: dict[str, tuple[float, float]]
-) -> ThreadPoolExecutor:
+    runs: RunStore, plan: list[tuple[str, float]], finished: dict[str, tuple[float, float]]
+) -> threading.Thread:
     """
-    Terminate each run at its absolute time; ``finished`` gets when each ``set_terminated`` was sent and when the
-    server acknowledged it (the run reads FINISHED for everyone from then on, and maybe a little earlier).
+    End each run at its absolute time, those due together in one UPDATE every ``FINISH_TICK``; ``finished`` gets when
+    each UPDATE began and when it was committed (the run reads FINISHED for everyone from then on).
     """
-    from mlflow import MlflowClient
+    ordered = sorted(plan, key=lambda item: item[1])
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    def finisher() -> None:
+        while ordered:
+            time.sleep(max(0.0, min(FINISH_TICK, ordered[0][1] - time.time())))
+            due = [run_id for run_id, at in ordered if at <= time.time()]
+            if due:
+                del ordered[: len(due)]
+                sent = time.time()
+                runs.finish(due)
+                finished.update(dict.fromkeys(due, (sent, time.time())))
 
-    def one(item: tuple[str, float]) -> None:
-        run_id, at = item
-        time.sleep(max(0.0, at - time.time()))
-        sent = time.time()
-        client.set_terminated(run_id, status="FINISHED")
-        finished[run_id] = (sent, time.time())
-
-    pool = ThreadPoolExecutor(4, thread_name_prefix="finisher")
-    for item in sorted(plan, key=lambda i: i[1]):
-        pool.submit(one, item)
-    return pool
+    thread = threading.Thread(target=finisher, name="finisher", daemon=True)
+    thread.start()
+    return thread
 
 
-def run_fleet(tracking_uri: str, n: int, variant: str, interval: float, workdir: Path) -> dict[str, Any]:
+def run_fleet(
+    tracking_uri: str, runs: RunStore, n: int, variant: str, interval: float, workdir: Path, before_cap: float
+) -> dict[str, Any]:
     """One fleet of ``n`` triggers of ``variant`` in a fresh triggerer process; its figures."""
-    run_ids = _create_runs(tracking_uri, n, f"{variant}-{n}")
+    created = time.monotonic()
+    run_ids = runs.create_running(tracking_uri, n, f"{variant}-{n}")
+    created = time.monotonic() - created
     bound = interval * 3 + 120
+    if variant == "before" and n > 1000:
+        bound = min(bound, before_cap)
     config = {"variant": variant, "poll_interval": interval, "run_ids": run_ids, "bound_seconds": bound}
     config_path = workdir / f"fleet-{variant}-{n}.json"
     config_path.write_text(json.dumps(config))
@@ -269,27 +337,31 @@ def run_fleet(tracking_uri: str, n: int, variant: str, interval: float, workdir:
         started = json.loads(child.stdout.readline())["started"]
         rng = random.Random(n)
         plan = [(run_id, started + rng.uniform(interval, 2 * interval)) for run_id in run_ids]
-        finisher = _finish_runs(tracking_uri, plan, finished)
-        out, _ = child.communicate(timeout=bound + 60)
-        finisher.shutdown(wait=True, cancel_futures=True)
+        finisher = _finish_runs(runs, plan, finished)
+        out, _ = child.communicate(timeout=bound + 120)
+        finisher.join(2 * interval + 60)
     finally:
         if child.poll() is None:
             child.kill()
             child.wait(10)
     result = json.loads(out.strip().splitlines()[-1])["result"]
-    return summarize(n, variant, interval, result, finished)
+    row = summarize(n, variant, interval, result, finished)
+    return {**row, "capped_at_s": bound if bound < interval * 3 + 120 else None, "create_runs_s": round(created, 2)}
 
 
 def summarize(
     n: int, variant: str, interval: float, result: dict[str, Any], finished: dict[str, tuple[float, float]]
 ) -> dict[str, Any]:
     """The figures of one fleet, with its goals; the delay counts from the finish's acknowledgement."""
+    from airflow_provider_hokusai.triggers.looks import RUN_IDS_PER_SEARCH
+
     events = result["events"]
     delays = [events[r][0] - acked for r, (_, acked) in finished.items() if r in events]
     from_sent = [events[r][0] - sent for r, (sent, _) in finished.items() if r in events]
     finishing = [acked - sent for sent, acked in finished.values()]
     lags = result["lags_ms"]
     window = max(result["ended"] - result["started"], 1e-9)
+    polls = math.floor(window / interval) + 1  # the gates look at the start, then once per interval
     row = {
         "benchmark": "triggerer",
         "variant": variant,
@@ -297,9 +369,16 @@ def summarize(
         "poll_interval_s": interval,
         "events": len(events),
         "successes": sum(1 for _, status in events.values() if status == "success"),
-        "requests_per_s": round(result["requests"] / window, 1),
-        "requests_per_look": round(result["requests"] / max(result["looks"], 1), 2),
-        "looks": result["looks"],
+        "requests_per_s": round(result["requests"] / window, 2),
+        "requests_per_poll": round(result["requests"] / polls, 2),
+        "searches_per_poll": round(result["searches"] / polls, 2),
+        "requests_goal_per_poll": math.ceil(n / RUN_IDS_PER_SEARCH) + 1,
+        "requests_by_endpoint": result["requests_by_endpoint"],
+        "gate_looks": result["looks"],
+        "batched_looks": result["batched_looks"],
+        "look_cpu_p50_s": round(percentile(result["look_cpu_s"], 50), 3),
+        "look_cpu_max_s": round(max(result["look_cpu_s"], default=float("nan")), 3),
+        "look_wall_max_s": round(max(result["look_wall_s"], default=float("nan")), 2),
         "lag_p50_ms": round(percentile(lags, 50), 1),
         "lag_p99_ms": round(percentile(lags, 99), 1),
         "lag_max_ms": round(max(lags, default=float("nan")), 1),
@@ -315,18 +394,21 @@ def summarize(
         "lag_goal_ms": LAG_GOAL_MS,
     }
     row["meets_goals"] = bool(
-        row["events"] == n and row["delay_p99_s"] <= row["delay_goal_s"] and row["lag_p99_ms"] < LAG_GOAL_MS
+        row["successes"] == n
+        and row["delay_p99_s"] <= row["delay_goal_s"]
+        and row["lag_p99_ms"] < LAG_GOAL_MS
+        and row["requests_per_poll"] <= row["requests_goal_per_poll"]
     )
     return row
 
 
 def calls_per_look(tracking_uri: str) -> dict[str, int]:
-    """MLflow requests of one look, before and after issue 16: run pending, run decided (value / alias baseline)."""
+    """MLflow requests of one gate's look on its own: run pending, run decided (value / alias baseline)."""
     from mlflow import MlflowClient
 
     from airflow_provider_hokusai.gate.baseline import BaselineCriteria
+    from airflow_provider_hokusai.gate.check import check_baseline
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-    from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
     from hokusai_testkit.mlflow import create_run, registered_version, unique, validated_tags
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -343,13 +425,11 @@ def calls_per_look(tracking_uri: str) -> dict[str, int]:
     hook = MLflowHook(mlflow_conn_id=CONN_ID)
     hook.get_conn()  # the client is built outside the counts
     figures: dict[str, int] = {}
-    for variant, cls in (("before", legacy_trigger_class()), ("after", MLflowBaselineTrigger)):
-        for case, fields in cases.items():
-            criteria = BaselineCriteria.model_validate({"metric_name": "accuracy", **fields})
-            trigger = cls(criteria=criteria, mlflow_conn_id=CONN_ID)
-            with counting_requests() as counter:
-                trigger._check(hook)
-            figures[f"{variant}_{case}"] = counter[0]
+    for case, fields in cases.items():
+        criteria = BaselineCriteria.model_validate({"metric_name": "accuracy", **fields})
+        with counting_requests() as counter:
+            check_baseline(hook, criteria)
+        figures[f"look_{case}"] = sum(counter.values())
     return figures
 
 
@@ -375,14 +455,16 @@ def calls_per_announcement(tracking_uri: str) -> dict[str, int]:
             )
             with counting_requests() as counter:
                 operator.execute(minimal_context())  # type: ignore[arg-type]
-            figures[f"announce_{attempt}"] = counter[0]
+            figures[f"announce_{attempt}"] = sum(counter.values())
         close_shared_pools()
     finally:
         redis.stop()
     return figures
 
 
-def bench_triggerer(ns: list[int], variants: list[str], interval: float) -> dict[str, Any]:
+def bench_triggerer(
+    ns: list[int], variants: list[str], interval: float, before_cap: float = DEFAULT_BEFORE_CAP
+) -> dict[str, Any]:
     """Every fleet (each N, each variant, alternating) and the per-call counts, against one ``mlflow server``."""
     from hokusai_testkit.mlflow import running_mlflow_server
 
@@ -394,9 +476,10 @@ def bench_triggerer(ns: list[int], variants: list[str], interval: float) -> dict
         with running_mlflow_server(workdir / "mlflow") as server:
             os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = server.conn_uri
             calls = calls_per_look(server.url) | calls_per_announcement(server.url)
+            runs = RunStore(server.root)
             for n in ns:
                 for variant in variants:
-                    fleets.append(run_fleet(server.url, n, variant, interval, workdir))
+                    fleets.append(run_fleet(server.url, runs, n, variant, interval, workdir, before_cap))
                     print(render_fleet(fleets[-1]), flush=True)
     return {"calls": calls, "fleets": fleets}
 
@@ -404,45 +487,48 @@ def bench_triggerer(ns: list[int], variants: list[str], interval: float) -> dict
 def render_fleet(row: dict[str, Any]) -> str:
     """One fleet as a line of figures against its goals."""
     verdict = "meets goals" if row["meets_goals"] else "MISSES goals"
+    capped = f" (capped at {row['capped_at_s']:g} s)" if row.get("capped_at_s") else ""
     return (
-        f"triggerer {row['variant']:6} N={row['n']:<4} events {row['events']}/{row['n']}  "
-        f"{row['requests_per_s']:>6.1f} req/s ({row['requests_per_look']:.2f}/look)  "
+        f"triggerer {row['variant']:6} N={row['n']:<5} poll {row['poll_interval_s']:g} s  "
+        f"events {row['events']}/{row['n']}{capped}, {row['successes']} right  "
+        f"{row['requests_per_s']:.2f} req/s = {row['requests_per_poll']:.1f}/poll "
+        f"(goal <= {row['requests_goal_per_poll']}; searches {row['searches_per_poll']:.1f}/poll)  "
         f"lag p50/p99 {row['lag_p50_ms']:.0f}/{row['lag_p99_ms']:.0f} ms (goal < {row['lag_goal_ms']:.0f})  "
-        f"delay p50/p99 {row['delay_p50_s']:.2f}/{row['delay_p99_s']:.2f} s (goal <= {row['delay_goal_s']:g}; "
-        f"{row.get('delay_from_sent_p99_s', float('nan')):.2f} from the finish request)  "
-        f"threads {row['threads_peak']}  RSS +{row['rss_growth_mb']:.0f} MB  {verdict}"
+        f"delay p50/p99 {row['delay_p50_s']:.2f}/{row['delay_p99_s']:.2f} s (goal <= {row['delay_goal_s']:g})  "
+        f"threads {row['threads_peak']}  RSS +{row['rss_growth_mb']:.0f} MB  "
+        f"look thread CPU p50/max {row['look_cpu_p50_s']:.2f}/{row['look_cpu_max_s']:.2f} s  {verdict}"
     )
 
 
 def render_calls(calls: dict[str, int]) -> str:
-    """MLflow requests per look and per announcement."""
-    looks = ", ".join(
-        f"{case} {calls[f'before_{case}']}->{calls[f'after_{case}']}"
-        for case in ("pending", "decided_value", "decided_alias")
-    )
+    """MLflow requests of one gate's own look, and per announcement."""
     return (
-        f"MLflow requests per look (before->after): {looks}; "
+        f"MLflow requests of a gate's own look: pending {calls['look_pending']}, decided on a value "
+        f"{calls['look_decided_value']}, decided on an alias {calls['look_decided_alias']}; "
         f"per announcement: {calls['announce_first']} (first), {calls['announce_repeat']} (already announced)"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.triggerer", description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--n", type=int, action="append", help="Triggers at once (repeatable; 50, 200, 500).")
+    parser.add_argument("--n", type=int, action="append", help="Triggers at once (repeatable; 50, 500, 5000).")
     parser.add_argument("--variant", action="append", choices=["before", "after"], help="Trigger code (both).")
     parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, help="Seconds between looks.")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"Report path (default {DEFAULT_JSON}).")
+    parser.add_argument(
+        "--before-cap", type=float, default=DEFAULT_BEFORE_CAP, help="Seconds a 'before' fleet of N > 1000 may run."
+    )
     parser.add_argument("--fleet", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.fleet:
         return fleet_main(args.fleet)
-    ns = args.n or [50, 200, 500]
-    if not all(1 <= n <= 1000 for n in ns) or not 1 <= args.poll_interval <= 60:
-        parser.error("--n must be 1-1000 and --poll-interval 1-60 s (the benchmark stays bounded)")
+    ns = args.n or list(DEFAULT_NS)
+    if not all(1 <= n <= 10_000 for n in ns) or not 1 <= args.poll_interval <= 60:
+        parser.error("--n must be 1-10000 and --poll-interval 1-60 s (the benchmark stays bounded)")
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
     home = isolate_airflow_home()
     try:
-        report = bench_triggerer(ns, args.variant or ["before", "after"], args.poll_interval)
+        report = bench_triggerer(ns, args.variant or ["before", "after"], args.poll_interval, args.before_cap)
     finally:
         cleanup(home)
     print(render_calls(report["calls"]))
