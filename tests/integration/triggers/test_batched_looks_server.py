@@ -9,31 +9,22 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from airflow_provider_hokusai.triggers import mlflow as module
 from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
-from hokusai_testkit.http_count import CountingProxy, counting_proxy
+from hokusai_testkit.http_count import CountingProxy
 from tests.fixtures.mlflow import MLflowServer, create_run, unique
 
 pytestmark = pytest.mark.integration
 
 BOUND = 90  # seconds; only a guard against hanging, never an assertion about speed
-CONN = "mlflow_batched"
+CONN = "mlflow_counted"  # the mlflow_proxy fixture's connection
 SEARCH_RUNS = ("POST", "/api/2.0/mlflow/runs/search")
 SEARCH_EXPERIMENTS = ("POST", "/api/2.0/mlflow/experiments/search")
 GET_RUN = ("GET", "/api/2.0/mlflow/runs/get")
 GET_EXPERIMENT = ("GET", "/api/2.0/mlflow/experiments/get")
-
-
-@pytest.fixture
-def proxy(mlflow_server: MLflowServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingProxy]:
-    with counting_proxy(mlflow_server.port) as running:
-        conn = {"conn_type": "mlflow", "host": "127.0.0.1", "port": running.server_address[1]}
-        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN.upper()}", json.dumps(conn))
-        yield running
 
 
 def wait_for_searches(proxy: CountingProxy, count: int) -> None:
@@ -42,7 +33,9 @@ def wait_for_searches(proxy: CountingProxy, count: int) -> None:
         time.sleep(0.02)
 
 
-def test_gates_on_one_connection_share_one_search_per_poll(mlflow_server: MLflowServer, proxy: CountingProxy) -> None:
+def test_gates_on_one_connection_share_one_search_per_poll(
+    mlflow_server: MLflowServer, mlflow_proxy: CountingProxy
+) -> None:
     from mlflow import MlflowClient
 
     experiment = unique("batched")
@@ -53,13 +46,13 @@ def test_gates_on_one_connection_share_one_search_per_poll(mlflow_server: MLflow
     }
     ends = {"passes": "FINISHED", "beats": "FINISHED", "misses": "FINISHED", "fails": "FAILED", "no_metric": "FINISHED"}
     client = MlflowClient(tracking_uri=mlflow_server.url)  # not through the proxy: only the triggers are counted
-    proxy.take()
+    mlflow_proxy.take()
 
     def finisher() -> None:
-        wait_for_searches(proxy, 1)  # every run read, all RUNNING
+        wait_for_searches(mlflow_proxy, 1)  # every run read, all RUNNING
         for name, status in ends.items():
             client.set_terminated(runs[name], status=status)
-        wait_for_searches(proxy, 3)  # one look, at least, saw the others end while "late" still ran
+        wait_for_searches(mlflow_proxy, 3)  # one look, at least, saw the others end while "late" still ran
         client.set_terminated(runs["late"], status="FINISHED")
 
     async def scenario() -> tuple[dict[str, dict], int]:
@@ -81,7 +74,7 @@ def test_gates_on_one_connection_share_one_search_per_poll(mlflow_server: MLflow
         return {name: dict(task.result().payload) for name, task in tasks.items()}, poller.looks
 
     events, looks = asyncio.run(scenario())
-    requests = proxy.take()
+    requests = mlflow_proxy.take()
 
     assert {name: (e["status"], e["error"]) for name, e in events.items()} == {
         "passes": ("success", None),
