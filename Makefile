@@ -36,7 +36,8 @@ test-deployment: $(STAMP)
 
 # What a user gets from `pip install`: the wheel built from this tree, installed with its [all] extra into a fresh
 # virtualenv (only apache-airflow==3.3.2 and the PostgreSQL drivers besides, pinned as in requirements/lock.txt),
-# deployed on Airflow's default configuration with the one-line DAG file of docs/installation.md (tests/install).
+# deployed on Airflow's default configuration with the one-line DAG file of docs/installation.md (tests/install);
+# and README.md followed literally: its [redis] install line, connection commands and release DAG, read from the file.
 test-install: $(STAMP)
 	HOKUSAI_INSTALL_TEST=1 $(PY) -m pytest tests/install -rA -s $(PYTEST_ARGS)
 
