@@ -87,7 +87,8 @@ def connection_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def shell_scripts() -> dict[str, str]:
     """The ``bash -c`` scripts of the one-shot services, as the shell gets them (after compose's interpolation)."""
-    return {n: interpolate(s["command"][0]) for n, s in services().items() if s.get("entrypoint") == ["/bin/bash", "-c"]}
+    bash = ["/bin/bash", "-c"]
+    return {n: interpolate(s["command"][0]) for n, s in services().items() if s.get("entrypoint") == bash}
 
 
 def _connection(options: list[str], variables: Mapping[str, str]) -> dict[str, Any]:
