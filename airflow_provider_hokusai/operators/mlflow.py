@@ -24,7 +24,7 @@ from airflow_provider_hokusai.messages.model_ready import (
 from airflow_provider_hokusai.registry import tags
 from airflow_provider_hokusai.registry.evidence import evidence_tags, with_pending_mark
 from airflow_provider_hokusai.registry.syntax import parse_model_uri
-from airflow_provider_hokusai.utils.validation import validate
+from airflow_provider_hokusai.utils.validation import validate_attributes
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -246,16 +246,7 @@ class RegisterModelOperator(BaseOperator):
 
         :raises InvalidInputError: naming every failing field and its rule.
         """
-        inputs = {
-            "registered_model_name": self.registered_model_name,
-            "model_uri": self.model_uri,
-            "token_symbol": self.token_symbol,
-            "contributor_address": self.contributor_address,
-            "model_id": self.model_id,
-            "alias": self.alias,
-            "evidence": self.evidence,
-        }
-        return validate(ModelRegistration, inputs, InvalidInputError, subject="model registration input")
+        return validate_attributes(ModelRegistration, self, InvalidInputError, subject="model registration input")
 
     def execute(self, context: Context) -> dict[str, Any]:
         registration = self.registration()
