@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Unannounced:
+class _Unannounced:
     """The versions owed an announcement, as one bounded search went."""
 
     refs: list[VersionRef]
@@ -52,7 +52,7 @@ def _status_filter(status: str, registered_model_name: str | None) -> str:
 
 def find_unannounced(
     hook: MLflowHook, registered_model_name: str | None = None, max_versions: int = 1000
-) -> Unannounced:
+) -> _Unannounced:
     """
     Versions marked pending or failed that hold no receipt, oldest first, at most ``max_versions`` of them.
 
@@ -66,9 +66,9 @@ def find_unannounced(
                 if receipt_from_tags(version.tags or {}) is not None:
                     continue  # a failure recorded after its receipt (a race): announced all the same
                 if len(refs) == max_versions:
-                    return Unannounced(refs, truncated=True)
+                    return _Unannounced(refs, truncated=True)
                 refs.append(VersionRef(model_name=str(version.name), model_version=str(version.version)))
-    return Unannounced(refs, truncated=False)
+    return _Unannounced(refs, truncated=False)
 
 
 def reconcile(
