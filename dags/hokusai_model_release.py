@@ -22,8 +22,8 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
-from airflow.sdk.definitions.callback import AsyncCallback
-from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+# airflow.sdk.definitions.deadline: the path all supported Airflow minors share (3.2 moved AsyncCallback to .callback)
+from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference
 
 from airflow_provider_hokusai.notifications import HokusaiFailureNotifier, hokusai_deadline_missed
 from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator
