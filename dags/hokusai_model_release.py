@@ -22,8 +22,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
-# airflow.sdk.definitions.deadline: the path all supported Airflow minors share (3.2 moved AsyncCallback to .callback)
-from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference
+from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference  # Airflow 3.1-3.3
 
 from airflow_provider_hokusai.notifications import HokusaiFailureNotifier, hokusai_deadline_missed
 from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator
