@@ -6,18 +6,15 @@ and reports it skipped.
 
 from __future__ import annotations
 
-import os
-
 import pytest
+
+from tests.gated import skip_unless_enabled
 
 RUN_VARIABLE = "HOKUSAI_MATRIX_TEST"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the matrix tests unless ``HOKUSAI_MATRIX_TEST=1`` (set by ``make test-matrix``)."""
-    if os.environ.get(RUN_VARIABLE) == "1":
-        return
-    skip = pytest.mark.skip(reason=f"compatibility matrix: run with make test-matrix ({RUN_VARIABLE}=1)")
-    for item in items:
-        if item.get_closest_marker("matrix"):
-            item.add_marker(skip)
+    skip_unless_enabled(
+        items, marker="matrix", variable=RUN_VARIABLE, what="compatibility matrix", target="test-matrix"
+    )

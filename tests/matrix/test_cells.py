@@ -180,10 +180,13 @@ def cell_run(
 
 
 def cell_json(run: CellRun, *args: str) -> Any:
-    """``airflow <args> -o json`` in the cell; its JSON (an empty list for "No data found")."""
-    out = run.airflow.cli(*args, "-o", "json").stdout.strip()
-    start = min((i for i in (out.find("["), out.find("{")) if i >= 0), default=-1)
-    return [] if start < 0 else json.loads(out[start:])
+    """
+    ``airflow <args> -o json`` in the cell; its JSON line (log lines share stdout), or an empty list when there is
+    none (Airflow prints nothing, or "No data found", for no rows).
+    """
+    lines = run.airflow.cli(*args, "-o", "json").stdout.splitlines()
+    found = [line for line in lines if line.startswith(("[", "{"))]
+    return json.loads(found[-1]) if found else []
 
 
 def test_providers_list_shows_the_provider_and_its_plugin(cell_run: CellRun) -> None:
