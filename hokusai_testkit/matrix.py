@@ -74,34 +74,17 @@ class Cell:
         ]
 
 
+#: Name, Airflow, mlflow-skinny, extras, what for; then provider versions and pins where the cell has them.
 CELLS = (
-    Cell(
-        name="floor",
-        airflow="3.1.8",
-        mlflow_skinny="3.3.0",
-        extras=("all",),
-        providers=PROVIDER_FLOORS,
-        why="the oldest supported Airflow, mlflow-skinny and providers, both backends",
-    ),
-    Cell(
-        name="airflow-3.2",
-        airflow="3.2.2",
-        mlflow_skinny="3.10.1",
-        extras=("amazon",),
-        pins={
-            "fastapi<0.137": "newer fastapi (and cadwyn 9) stop Airflow 3.2's api-server at start",
-            "svcs<26": "svcs 26 breaks Airflow 3.2's in-process execution API (dag.test, airflow dags test)",
-        },
-        why="the middle minor with its pins, a middle mlflow-skinny, the SQS extra alone",
-    ),
-    Cell(
-        name="newest",
-        airflow="3.3.2",
-        mlflow_skinny="3.18.0",
-        extras=("redis",),
-        why="the newest Airflow and mlflow-skinny, the Redis extra alone",
-    ),
-)
+    Cell("floor", "3.1.8", "3.3.0", ("all",), "the oldest Airflow, mlflow-skinny and providers; both backends",
+         providers=PROVIDER_FLOORS),
+    Cell("airflow-3.2", "3.2.2", "3.10.1", ("amazon",), "the middle minor with its pins; the SQS extra alone",
+         pins={
+             "fastapi<0.137": "newer fastapi (and cadwyn 9) stop Airflow 3.2's api-server at start",
+             "svcs<26": "svcs 26 breaks Airflow 3.2's in-process execution API (dag.test, airflow dags test)",
+         }),
+    Cell("newest", "3.3.2", "3.18.0", ("redis",), "the newest Airflow and mlflow-skinny; the Redis extra alone"),
+)  # fmt: skip
 
 
 def _run(args: list[str], timeout: float = 600) -> str:
