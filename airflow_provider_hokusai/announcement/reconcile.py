@@ -12,13 +12,12 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.observability.stats import Stats
-
 from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from airflow_provider_hokusai.registry.search import search_pages
 from airflow_provider_hokusai.registry.syntax import filter_literal
+from airflow_provider_hokusai.utils.compat import Stats
 from airflow_provider_hokusai.utils.metrics import (
     RECONCILE_FAILED,
     RECONCILE_FOUND,

@@ -104,7 +104,8 @@ def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey
 def _queue_connection_extra(queue_conn_id: str | None) -> Mapping[str, Any]:
     """A queue connection's extra; empty when there is no id or no such connection (signing is then off)."""
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from airflow_provider_hokusai.utils.compat import AirflowNotFoundException
 
     if not queue_conn_id:
         return {}

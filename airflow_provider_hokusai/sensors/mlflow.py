@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
 
 from airflow_provider_hokusai.exceptions import HokusaiRetryableError, InvalidInputError
 from airflow_provider_hokusai.gate.baseline import (
@@ -20,6 +19,7 @@ from airflow_provider_hokusai.gate.baseline import (
 from airflow_provider_hokusai.gate.check import check_baseline
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
+from airflow_provider_hokusai.utils.compat import conf
 from airflow_provider_hokusai.utils.metrics import BASELINE_FAILED, BASELINE_PASSED, metric_tag_value
 from airflow_provider_hokusai.utils.validation import validate_attributes
 
@@ -124,7 +124,7 @@ class MLflowBaselineSensor(BaseSensorOperator):
 
     def _record_decision(self, failure: FailureKind | None = None) -> None:
         """Count one baseline decision: passed when ``failure`` is None, else failed with its kind as reason."""
-        from airflow.sdk.observability.stats import Stats
+        from airflow_provider_hokusai.utils.compat import Stats
 
         tags = {"metric": metric_tag_value(str(self.metric_name)), "dag_id": self.dag_id, "task_id": self.task_id}
         if failure is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from airflow.sdk.observability.stats import Stats
+from airflow_provider_hokusai.utils.compat import Stats
 
 __all__ = [
     "ALL_METRICS",
