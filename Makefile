@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-deployment test-install test-celery lint typecheck unit integration reliability reliability-full bench lock dist clean
+.PHONY: demo test test-deployment test-install test-matrix test-celery lint typecheck unit integration reliability reliability-full bench lock dist clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,9 +36,16 @@ test-deployment: $(STAMP)
 
 # What a user gets from `pip install`: the wheel built from this tree, installed with its [all] extra into a fresh
 # virtualenv (only apache-airflow==3.3.2 and the PostgreSQL drivers besides, pinned as in requirements/lock.txt),
-# deployed on Airflow's default configuration with the one-line DAG file of docs/installation.md (tests/install).
+# deployed on Airflow's default configuration with the one-line DAG file of docs/installation.md (tests/install);
+# and README.md followed literally: its [redis] install line, connection commands and release DAG, read from the file.
 test-install: $(STAMP)
 	HOKUSAI_INSTALL_TEST=1 $(PY) -m pytest tests/install -rA -s $(PYTEST_ARGS)
+
+# The compatibility matrix (docs/compatibility.md): per cell of hokusai_testkit/matrix.py, one at a time, the wheel
+# built from this tree with that cell's Airflow, mlflow-skinny, providers and pins in a fresh virtualenv, on
+# Airflow's default configuration, smoke-tested against real Redis, moto SQS and mlflow server (tests/matrix).
+test-matrix: $(STAMP)
+	HOKUSAI_MATRIX_TEST=1 $(PY) -m pytest tests/matrix -rA -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # Airflow on the CeleryExecutor with two real workers (tests/celery): a redis-server the test starts, and a database of its
 # own on the machine's PostgreSQL (127.0.0.1:5432, user postgres, trust auth), created and dropped by the test.

@@ -43,7 +43,7 @@ class HokusaiFailureNotifier(BaseNotifier):
         self.message = message
 
     def notify(self, context: Context) -> None:
-        from airflow.sdk.observability.stats import Stats
+        from airflow_provider_hokusai.utils.compat import Stats
 
         ti = context.get("ti")
         dag_id = getattr(ti, "dag_id", "unknown")
@@ -63,7 +63,7 @@ async def hokusai_deadline_missed(dag_id: str = "", deadline_description: str = 
     :param dag_id: The DAG whose run is late (passed through the callback's kwargs).
     :param deadline_description: Human description of the deadline, e.g. "release within 2h of queueing".
     """
-    from airflow.sdk.observability.stats import Stats
+    from airflow_provider_hokusai.utils.compat import Stats
 
     context = kwargs.get("context") or {}
     dag_run = context.get("dag_run") if isinstance(context, dict) else None

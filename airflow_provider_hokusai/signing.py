@@ -52,14 +52,14 @@ __all__ = [
     "with_signature",
 ]
 
-SIGNATURE_TAG = "signature"
-KEY_ID_TAG = "key_id"
-SIGNATURE_TAGS = (KEY_ID_TAG, SIGNATURE_TAG)
-SIGNATURE_SCHEME = "v1"
-KEY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-MIN_SECRET_BYTES = 32
+_SIGNATURE_TAG = "signature"
+_KEY_ID_TAG = "key_id"
+_SIGNATURE_TAGS = (_KEY_ID_TAG, _SIGNATURE_TAG)
+_SIGNATURE_SCHEME = "v1"
+_KEY_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+_MIN_SECRET_BYTES = 32
 # "v1," and the standard base64 (with its one "=" of padding) of a 32-byte HMAC-SHA256.
-SIGNATURE_PATTERN = re.compile(r"^v1,[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")
+_SIGNATURE_PATTERN = re.compile(r"^v1,[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")
 # A received key id is echoed in errors; no more of it than a real one can hold.
 _MAX_ECHO = 64
 #: Deepest nesting of arrays and objects a received body may have. The contract's message is two levels deep; the
@@ -77,7 +77,7 @@ class SigningKey(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    key_id: Annotated[str, Field(pattern=KEY_ID_PATTERN)]
+    key_id: Annotated[str, Field(pattern=_KEY_ID_PATTERN)]
     secret: SecretStr
 
     @field_validator("secret")
@@ -88,8 +88,8 @@ class SigningKey(BaseModel):
             size = len(secret.get_secret_value().encode("utf-8"))
         except UnicodeEncodeError:
             raise ValueError("must be valid Unicode text") from None
-        if size < MIN_SECRET_BYTES:
-            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes of UTF-8 (e.g. openssl rand -base64 32)")
+        if size < _MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {_MIN_SECRET_BYTES} bytes of UTF-8 (e.g. openssl rand -base64 32)")
         return secret
 
     @property
@@ -141,15 +141,15 @@ def canonical_bytes(payload: Mapping[str, Any]) -> bytes:
     :raises InvalidModelReadyMessage: a value with no canonical form (non-finite number, lone surrogate).
     """
     tags = payload.get("tags")
-    if isinstance(tags, Mapping) and SIGNATURE_TAG in tags:
-        payload = {**payload, "tags": {k: v for k, v in tags.items() if k != SIGNATURE_TAG}}
+    if isinstance(tags, Mapping) and _SIGNATURE_TAG in tags:
+        payload = {**payload, "tags": {k: v for k, v in tags.items() if k != _SIGNATURE_TAG}}
     return canonical_object(payload, "").encode("utf-8")
 
 
 def compute_signature(payload: Mapping[str, Any], key: SigningKey) -> str:
     """``"v1," + base64(HMAC-SHA256(key, canonical_bytes(payload)))``: the value of ``tags.signature``."""
     mac = hmac.new(key.key_bytes, canonical_bytes(payload), hashlib.sha256).digest()
-    return f"{SIGNATURE_SCHEME},{base64.b64encode(mac).decode('ascii')}"
+    return f"{_SIGNATURE_SCHEME},{base64.b64encode(mac).decode('ascii')}"
 
 
 # Producer side.
@@ -163,17 +163,17 @@ def signature_tags(message: ModelReadyToDeployMessage, key: SigningKey) -> dict[
 
     :raises InvalidModelReadyMessage: ``tags`` has no room left for the two entries (the contract allows 50).
     """
-    tags = {k: v for k, v in (message.tags or {}).items() if k not in SIGNATURE_TAGS}
-    if len(tags) + len(SIGNATURE_TAGS) > MAX_TAGS:
-        rule = f"has {len(tags)} entries; signing needs {len(SIGNATURE_TAGS)} more and the contract allows {MAX_TAGS}"
+    tags = {k: v for k, v in (message.tags or {}).items() if k not in _SIGNATURE_TAGS}
+    if len(tags) + len(_SIGNATURE_TAGS) > MAX_TAGS:
+        rule = f"has {len(tags)} entries; signing needs {len(_SIGNATURE_TAGS)} more and the contract allows {MAX_TAGS}"
         raise InvalidModelReadyMessage([("tags", rule)])
-    payload = {**message.to_dict(), "tags": {**tags, KEY_ID_TAG: key.key_id}}
-    return {KEY_ID_TAG: key.key_id, SIGNATURE_TAG: compute_signature(payload, key)}
+    payload = {**message.to_dict(), "tags": {**tags, _KEY_ID_TAG: key.key_id}}
+    return {_KEY_ID_TAG: key.key_id, _SIGNATURE_TAG: compute_signature(payload, key)}
 
 
 def with_signature(message: ModelReadyToDeployMessage, tags: Mapping[str, str]) -> ModelReadyToDeployMessage:
     """``message`` carrying the signature ``tags`` of :func:`signature_tags` (appended last, replacing old ones)."""
-    kept = {k: v for k, v in (message.tags or {}).items() if k not in SIGNATURE_TAGS}
+    kept = {k: v for k, v in (message.tags or {}).items() if k not in _SIGNATURE_TAGS}
     return message.model_copy(update={"tags": {**kept, **tags}})
 
 
@@ -205,7 +205,7 @@ def _no_constant(name: str) -> Any:
 _STRICT: dict[str, Any] = {"object_pairs_hook": _no_duplicates, "parse_constant": _no_constant}
 
 
-def decode_body(body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+def _decode_body(body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
     """
     A received body as a JSON object; repeated keys, ``NaN``/``Infinity``, invalid UTF-8, integers beyond Python's
     4300-digit conversion limit and nesting deeper than :data:`MAX_DEPTH` are refused.
@@ -235,21 +235,21 @@ def decode_body(body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
 def _check_signature(payload: Mapping[str, Any], ring: Mapping[str, SigningKey]) -> None:
     tags = payload.get("tags")
     tags = tags if isinstance(tags, Mapping) else {}
-    key_id, signature = tags.get(KEY_ID_TAG), tags.get(SIGNATURE_TAG)
+    key_id, signature = tags.get(_KEY_ID_TAG), tags.get(_SIGNATURE_TAG)
     if not isinstance(key_id, str):
-        raise InvalidMessageSignature([(f"tags.{KEY_ID_TAG}", "missing; a signed message names its key")])
+        raise InvalidMessageSignature([(f"tags.{_KEY_ID_TAG}", "missing; a signed message names its key")])
     if key_id not in ring:
         known = ", ".join(sorted(ring))
         rule = f"{key_id[:_MAX_ECHO]!r} is not one of the configured verification keys ({known})"
-        raise InvalidMessageSignature([(f"tags.{KEY_ID_TAG}", rule)])
-    if not isinstance(signature, str) or not SIGNATURE_PATTERN.match(signature):
+        raise InvalidMessageSignature([(f"tags.{_KEY_ID_TAG}", rule)])
+    if not isinstance(signature, str) or not _SIGNATURE_PATTERN.match(signature):
         rule = "must be 'v1,' followed by the base64 of an HMAC-SHA256 (44 characters)"
-        raise InvalidMessageSignature([(f"tags.{SIGNATURE_TAG}", rule)])
+        raise InvalidMessageSignature([(f"tags.{_SIGNATURE_TAG}", rule)])
     expected = compute_signature(payload, ring[key_id])
     # Constant time: how much of a guess matched must not show in the verifier's timing.
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
         rule = f"does not match the message under key {key_id!r}: altered, or not signed with that key"
-        raise InvalidMessageSignature([(f"tags.{SIGNATURE_TAG}", rule)])
+        raise InvalidMessageSignature([(f"tags.{_SIGNATURE_TAG}", rule)])
 
 
 def verify_model_ready(
@@ -273,11 +273,11 @@ def verify_model_ready(
     :raises InvalidConfigurationError: ``keys`` is empty or holds an invalid key.
     """
     ring = keyring(keys)
-    payload = decode_body(body)
+    payload = _decode_body(body)
     tags = payload.get("tags")
-    signed = isinstance(tags, Mapping) and (SIGNATURE_TAG in tags or KEY_ID_TAG in tags)
+    signed = isinstance(tags, Mapping) and (_SIGNATURE_TAG in tags or _KEY_ID_TAG in tags)
     if signed:
         _check_signature(payload, ring)
     elif require_signature:
-        raise InvalidMessageSignature([(f"tags.{SIGNATURE_TAG}", "missing; only signed messages are accepted")])
+        raise InvalidMessageSignature([(f"tags.{_SIGNATURE_TAG}", "missing; only signed messages are accepted")])
     return ModelReadyToDeployMessage.from_json(payload)

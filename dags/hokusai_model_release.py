@@ -22,8 +22,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
-from airflow.sdk.definitions.callback import AsyncCallback
-from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference  # Airflow 3.1-3.3
 
 from airflow_provider_hokusai.notifications import HokusaiFailureNotifier, hokusai_deadline_missed
 from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator

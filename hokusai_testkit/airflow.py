@@ -277,3 +277,53 @@ class AirflowDeployment:
             text = path.read_text(errors="replace") if path.exists() else ""
             tails.append(f"--- {name} ---\n{text[-chars:]}")
         return "\n".join(tails)
+
+    # The REST calls a user (or the Hokusai page) makes to run a DAG and read what it did.
+
+    def unpause(self, dag_id: str) -> None:
+        """:raises DeploymentError: the API refused it."""
+        self._ok(self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}))
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """Start a run now (``logical_date`` null, as the UI's Trigger button does); its run id."""
+        body = {"logical_date": None, "conf": dict(conf or {})}
+        return str(self._ok(self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body))["dag_run_id"])
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        """The task instance as the API answers it (``state``, ``start_date``, ``end_date``, ``duration`` ...)."""
+        return dict(self._ok(self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")))
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        """A task's ``return_value``, deserialized."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+        value = self._ok(self.api("GET", path, params={"deserialize": True}))["value"]
+        return json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
+
+    def diagnose(self, dag_id: str, run_id: str) -> str:
+        """The run's task states, the end of each of its task logs and of the components' logs, for an error."""
+        answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()
+        states = {ti["task_id"]: ti["state"] for ti in answer.get("task_instances", [])}
+        logs = sorted((self.home / "logs").glob(f"dag_id={dag_id}/run_id={run_id}/**/*.log"))
+        tails = "\n".join(f"--- {p.relative_to(self.home)}\n{p.read_text(errors='replace')[-1500:]}" for p in logs)
+        return f"{dag_id} {run_id}: {states}\n{tails}\n{self.log_tail(chars=1500)}"
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 300.0) -> None:
+        """
+        Wait for a run to end.
+
+        :raises DeploymentError: it failed, or had not ended within ``timeout`` seconds (with :meth:`diagnose`).
+        """
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline and state not in ("success", "failed"):
+            self.check_running()
+            time.sleep(0.5)
+            state = str(self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"])
+        if state != "success":
+            raise DeploymentError(f"run {state or 'not ended'} within {timeout}s:\n{self.diagnose(dag_id, run_id)}")
+
+    @staticmethod
+    def _ok(response: Any) -> Any:
+        if response.status_code != 200:
+            raise DeploymentError(f"{response.request.method} {response.request.url.path}: {response.text[:1000]}")
+        return response.json()

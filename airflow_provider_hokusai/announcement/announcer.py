@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hokusai.exceptions import (
@@ -125,13 +125,7 @@ class AnnouncementResult:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model_name": self.model_name,
-            "model_version": self.model_version,
-            "outcome": self.outcome,
-            "receipt": self.receipt,
-            "error": self.error,
-        }
+        return asdict(self)
 
 
 class ModelReadyAnnouncer:

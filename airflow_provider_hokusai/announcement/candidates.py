@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DISCOVERY_FILTER = f"tags.`{t.TOKEN_ID}` LIKE '%'"
+_DISCOVERY_FILTER = f"tags.`{t.TOKEN_ID}` LIKE '%'"
 _TOKEN = re.compile(TOKEN_SYMBOL_PATTERN)
 
 
@@ -209,7 +209,7 @@ def discover(hook: MLflowHook, max_versions: int = 500) -> tuple[list[tuple[str,
     from airflow_provider_hokusai.registry.search import search_pages
 
     found: list[tuple[str, str]] = []
-    for page in search_pages(hook, DISCOVERY_FILTER):
+    for page in search_pages(hook, _DISCOVERY_FILTER):
         for version in page:
             version_tags = version.tags or {}
             if version_tags.get(t.STATUS) or receipt_from_tags(version_tags) is not None:

@@ -12,13 +12,12 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.observability.stats import Stats
-
 from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from airflow_provider_hokusai.registry.search import search_pages
 from airflow_provider_hokusai.registry.syntax import filter_literal
+from airflow_provider_hokusai.utils.compat import Stats
 from airflow_provider_hokusai.utils.metrics import (
     RECONCILE_FAILED,
     RECONCILE_FOUND,
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Unannounced:
+class _Unannounced:
     """The versions owed an announcement, as one bounded search went."""
 
     refs: list[VersionRef]
@@ -52,7 +51,7 @@ def _status_filter(status: str, registered_model_name: str | None) -> str:
 
 def find_unannounced(
     hook: MLflowHook, registered_model_name: str | None = None, max_versions: int = 1000
-) -> Unannounced:
+) -> _Unannounced:
     """
     Versions marked pending or failed that hold no receipt, oldest first, at most ``max_versions`` of them.
 
@@ -66,9 +65,9 @@ def find_unannounced(
                 if receipt_from_tags(version.tags or {}) is not None:
                     continue  # a failure recorded after its receipt (a race): announced all the same
                 if len(refs) == max_versions:
-                    return Unannounced(refs, truncated=True)
+                    return _Unannounced(refs, truncated=True)
                 refs.append(VersionRef(model_name=str(version.name), model_version=str(version.version)))
-    return Unannounced(refs, truncated=False)
+    return _Unannounced(refs, truncated=False)
 
 
 def reconcile(

@@ -21,7 +21,7 @@ from airflow_provider_hokusai.cli.common import HelpFormatter, OneLineParser, ad
 __all__ = ["build_parser", "main"]
 
 PROG = "hokusai-webhook"
-DEFAULT_NAME = "hokusai-registry-events"
+_DEFAULT_NAME = "hokusai-registry-events"
 #: The receiver's connection id, ``registry.events.DEFAULT_CONN_ID``, spelled here so that ``--help`` imports nothing
 #: heavy (tests/unit/test_cli.py checks that the two agree).
 SECRET_CONN_ID = "hokusai_mlflow_webhook"
@@ -43,7 +43,7 @@ examples:
   hokusai-webhook setup --api-url http://airflow-api:8080 --mlflow-conn-id mlflow_default --no-test"""
 #: Event used for the test delivery: verified by the receiver, then answered 202 (MLflow's example tag is not a
 #: candidate tag), so the test records no asset event.
-TEST_EVENT = "model_version_tag.set"
+_TEST_EVENT = "model_version_tag.set"
 _MAX_TEXT = 500
 
 
@@ -68,19 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument(
         "--mlflow-conn-id", metavar="CONN_ID", default="mlflow_default", help="Airflow connection of MLflow"
     )
-    setup.add_argument("--name", default=DEFAULT_NAME, help="name of the MLflow webhook (found and updated by it)")
+    setup.add_argument("--name", default=_DEFAULT_NAME, help="name of the MLflow webhook (found and updated by it)")
     setup.add_argument("--no-test", action="store_true", help="do not send MLflow's test delivery")
     return parser
 
 
-def receiver_url(api_url: str) -> str:
+def _receiver_url(api_url: str) -> str:
     """The receiver's URL under an API server base URL."""
     from airflow_provider_hokusai.plugins.webhooks import ROUTE, URL_PREFIX
 
     return f"{api_url.rstrip('/')}{URL_PREFIX}{ROUTE}"
 
 
-def find_webhook(client: Any, name: str) -> Any | None:
+def _find_webhook(client: Any, name: str) -> Any | None:
     """The MLflow webhook called ``name``, paging through them all; None when there is none."""
     token: str | None = None
     while True:
@@ -93,7 +93,7 @@ def find_webhook(client: Any, name: str) -> Any | None:
             return None
 
 
-def setup_webhook(client: Any, *, name: str, url: str, secret: str, test: bool = True) -> tuple[dict[str, Any], bool]:
+def _setup_webhook(client: Any, *, name: str, url: str, secret: str, test: bool = True) -> tuple[dict[str, Any], bool]:
     """
     Create or update webhook ``name`` → ``url`` with ``secret``; test it. Returns the summary and whether it works.
 
@@ -102,7 +102,7 @@ def setup_webhook(client: Any, *, name: str, url: str, secret: str, test: bool =
     from airflow_provider_hokusai.registry.events import SUBSCRIBED_EVENTS
 
     events = list(SUBSCRIBED_EVENTS)
-    existing = find_webhook(client, name)
+    existing = _find_webhook(client, name)
     if existing is None:
         webhook = client.create_webhook(name=name, url=url, events=events, secret=secret, status="ACTIVE")
     else:
@@ -116,7 +116,7 @@ def setup_webhook(client: Any, *, name: str, url: str, secret: str, test: bool =
     }
     if not test:
         return summary, True
-    result = client.test_webhook(webhook.webhook_id, event=TEST_EVENT)
+    result = client.test_webhook(webhook.webhook_id, event=_TEST_EVENT)
     summary["test"] = _test_summary(result)
     return summary, bool(result.success)
 
@@ -143,8 +143,8 @@ def _setup(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
         resolve_connections(args.conn_id, args.mlflow_conn_id)
         secret = load_webhook_secrets(args.conn_id)[0]
         hook = MLflowHook(mlflow_conn_id=args.mlflow_conn_id)
-        summary, works = setup_webhook(
-            hook, name=args.name, url=receiver_url(args.api_url), secret=secret, test=not args.no_test
+        summary, works = _setup_webhook(
+            hook, name=args.name, url=_receiver_url(args.api_url), secret=secret, test=not args.no_test
         )
     except HokusaiError as exc:
         return fail(PROG, describe(exc)), None

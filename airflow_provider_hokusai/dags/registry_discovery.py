@@ -11,14 +11,18 @@ never loses it. Safe alongside the webhook path: versions validated or announced
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import task
 
-from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, provider_dag
-
-if TYPE_CHECKING:
-    from airflow.sdk.definitions.dag import ScheduleArg
+from airflow_provider_hokusai.dags.common import (
+    CHAMPION_ALIAS_PARAM,
+    QUEUE_NAME_PARAM,
+    Connections,
+    ProviderDag,
+    announce_with_params,
+    max_versions_param,
+)
 
 __all__ = ["DAG_ID", "DISCOVERY_PERIOD", "registry_discovery_dag"]
 
@@ -26,56 +30,38 @@ DAG_ID = "hokusai_registry_discovery"
 DISCOVERY_PERIOD = timedelta(minutes=10)
 
 
-def registry_discovery_dag(
-    *,
-    dag_id: str = DAG_ID,
-    schedule: ScheduleArg = DISCOVERY_PERIOD,
-    mlflow_conn_id: str = MLFLOW_CONN_ID,
-    queue_conn_id: str = QUEUE_CONN_ID,
-) -> DAG:
-    """
-    The discovery DAG: one task, ``discover_and_announce``, with the params ``queue_name``, ``champion_alias`` and
-    ``max_versions``.
+def _tasks(connections: Connections) -> None:
+    @task
+    def discover_and_announce(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Find the versions owed a validation and handle each like a webhook event."""
+        import logging
 
-    :param dag_id: Its id.
-    :param schedule: Every 10 minutes.
-    :param mlflow_conn_id: The ``mlflow`` connection.
-    :param queue_conn_id: The queue connection.
-    """
-    with provider_dag(
-        dag_id,
-        __doc__,
-        tries=dict(retries=2, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=9)),
-        description="Find candidate model versions without a Hokusai status and validate/announce them.",
-        schedule=schedule,
-        max_active_runs=1,
-        params={
-            "queue_name": Param(None, type=["null", "string"], description="Queue/list name; connection default."),
-            "champion_alias": Param(None, type=["null", "string"], description="Baseline from <model>@<alias>."),
-            "max_versions": Param(500, type="integer", minimum=1, description="Upper bound of versions per run."),
-        },
-    ) as dag:
+        from airflow_provider_hokusai.announcement.candidates import discover
+        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
-        @task
-        def discover_and_announce(params: dict[str, Any] | None = None) -> dict[str, Any]:
-            """Find the versions owed a validation and handle each like a webhook event."""
-            import logging
+        assert params is not None
+        found, truncated = discover(MLflowHook(connections.mlflow_conn_id), int(params["max_versions"]))
+        if truncated:
+            logging.getLogger(__name__).warning("Stopped at max_versions; the next run continues")
+        outcomes = announce_with_params(found, params, connections)
+        return {"found": len(found), "truncated": truncated, "outcomes": outcomes}
 
-            from airflow_provider_hokusai.announcement.candidates import announce_versions, discover
-            from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+    discover_and_announce()
 
-            assert params is not None
-            found, truncated = discover(MLflowHook(mlflow_conn_id), int(params["max_versions"]))
-            if truncated:
-                logging.getLogger(__name__).warning("Stopped at max_versions; the next run continues")
-            outcomes = announce_versions(
-                found,
-                mlflow_conn_id=mlflow_conn_id,
-                queue_conn_id=queue_conn_id,
-                queue_name=params.get("queue_name"),
-                champion_alias=params.get("champion_alias"),
-            )
-            return {"found": len(found), "truncated": truncated, "outcomes": outcomes}
 
-        discover_and_announce()
-    return dag
+#: The discovery DAG's factory: one task, ``discover_and_announce``, with the params ``queue_name``,
+#: ``champion_alias`` and ``max_versions``; every 10 minutes.
+registry_discovery_dag = ProviderDag(
+    dag_id=DAG_ID,
+    doc=__doc__,
+    description="Find candidate model versions without a Hokusai status and validate/announce them.",
+    schedule=DISCOVERY_PERIOD,
+    tries=dict(retries=2, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=9)),
+    params={
+        "queue_name": QUEUE_NAME_PARAM,
+        "champion_alias": CHAMPION_ALIAS_PARAM,
+        "max_versions": max_versions_param(500),
+    },
+    tasks=_tasks,
+    settings={"max_active_runs": 1},
+)

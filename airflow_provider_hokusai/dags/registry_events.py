@@ -11,74 +11,60 @@ versions that are not Hokusai candidates, validates the run's metric against ``b
 tagged ``hokusai_status=failed`` with the reason, and nothing is published. See docs/webhooks.md.
 
 A manual run takes the versions from the ``versions`` param instead (``[{"model_name": ..., "version": ...}]``).
-Connections: ``mlflow_default`` (type ``mlflow``) and ``hokusai_queue`` (type ``hokusai_redis``/``redis`` or
-``hokusai_sqs``/``aws``).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, task
+from airflow.sdk import Asset, Param, task
 
-from airflow_provider_hokusai.dags.common import MLFLOW_CONN_ID, QUEUE_CONN_ID, TAGS, provider_dag
+from airflow_provider_hokusai.dags.common import (
+    CHAMPION_ALIAS_PARAM,
+    QUEUE_NAME_PARAM,
+    TAGS,
+    Connections,
+    ProviderDag,
+    announce_with_params,
+)
 from airflow_provider_hokusai.registry.events import MODEL_VERSION_ASSET
-
-if TYPE_CHECKING:
-    from airflow.sdk.definitions.dag import ScheduleArg
 
 __all__ = ["DAG_ID", "registry_events_dag"]
 
 DAG_ID = "hokusai_registry_events"
 
 
-def registry_events_dag(
-    *,
-    dag_id: str = DAG_ID,
-    schedule: ScheduleArg | None = None,
-    mlflow_conn_id: str = MLFLOW_CONN_ID,
-    queue_conn_id: str = QUEUE_CONN_ID,
-) -> DAG:
-    """
-    The registry-events DAG: one task, ``announce_registered_versions``, on the webhook receiver's asset events.
+def _tasks(connections: Connections) -> None:
+    @task
+    def announce_registered_versions(
+        params: dict[str, Any] | None = None, triggering_asset_events: Any = None
+    ) -> list[dict[str, Any]]:
+        """Validate and announce each version named by the triggering events (or the ``versions`` param)."""
+        from airflow_provider_hokusai.announcement.candidates import versions_from_events
 
-    :param dag_id: Its id.
-    :param schedule: The asset ``hokusai_model_version_registered`` the receiver records events on, when None.
-    :param mlflow_conn_id: The ``mlflow`` connection.
-    :param queue_conn_id: The queue connection.
-    """
-    with provider_dag(
-        dag_id,
-        __doc__,
-        tries=dict(retries=3, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=15)),
-        description="Validate and announce model versions registered anywhere, on MLflow webhook events.",
-        schedule=[Asset(MODEL_VERSION_ASSET)] if schedule is None else schedule,
-        max_active_runs=1,
-        params={
-            "queue_name": Param(None, type=["null", "string"], description="Queue/list name; connection default."),
-            "champion_alias": Param(None, type=["null", "string"], description="Baseline from <model>@<alias>."),
-            "versions": Param([], type="array", description="Manual runs: [{model_name, version}] to handle."),
-        },
-        tags=[*TAGS, "webhooks"],
-    ) as dag:
+        assert params is not None
+        extras = [e.extra for batch in (triggering_asset_events or {}).values() for e in batch]
+        return announce_with_params(
+            versions_from_events([*extras, *(params.get("versions") or [])]), params, connections
+        )
 
-        @task
-        def announce_registered_versions(
-            params: dict[str, Any] | None = None, triggering_asset_events: Any = None
-        ) -> list[dict[str, Any]]:
-            """Validate and announce each version named by the triggering events (or the ``versions`` param)."""
-            from airflow_provider_hokusai.announcement.candidates import announce_versions, versions_from_events
+    announce_registered_versions()
 
-            assert params is not None
-            extras = [e.extra for batch in (triggering_asset_events or {}).values() for e in batch]
-            return announce_versions(
-                versions_from_events([*extras, *(params.get("versions") or [])]),
-                mlflow_conn_id=mlflow_conn_id,
-                queue_conn_id=queue_conn_id,
-                queue_name=params.get("queue_name"),
-                champion_alias=params.get("champion_alias"),
-            )
 
-        announce_registered_versions()
-    return dag
+#: The registry-events DAG's factory: one task, ``announce_registered_versions``, on the webhook receiver's asset
+#: events (the asset ``hokusai_model_version_registered``).
+registry_events_dag = ProviderDag(
+    dag_id=DAG_ID,
+    doc=__doc__,
+    description="Validate and announce model versions registered anywhere, on MLflow webhook events.",
+    schedule=[Asset(MODEL_VERSION_ASSET)],
+    tries=dict(retries=3, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=15)),
+    params={
+        "queue_name": QUEUE_NAME_PARAM,
+        "champion_alias": CHAMPION_ALIAS_PARAM,
+        "versions": Param([], type="array", description="Manual runs: [{model_name, version}] to handle."),
+    },
+    tasks=_tasks,
+    settings={"max_active_runs": 1, "tags": [*TAGS, "webhooks"]},
+)

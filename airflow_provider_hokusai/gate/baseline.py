@@ -48,7 +48,7 @@ __all__ = [
 
 #: Run states in which the candidate may still produce its metric, and those that end its candidacy.
 PENDING_RUN_STATES = frozenset({"RUNNING", "SCHEDULED"})
-FAILED_RUN_STATES = frozenset({"FAILED", "KILLED"})
+_FAILED_RUN_STATES = frozenset({"FAILED", "KILLED"})
 DEFAULT_ORDER_BY = ("attributes.start_time DESC",)
 
 
@@ -164,7 +164,7 @@ def run_outcome(criteria: BaselineCriteria, candidate: CandidateRun | None) -> B
     run_id, status, value = candidate.run_id, candidate.status, candidate.metric_value
     if status in PENDING_RUN_STATES:
         return BaselineCheck("pending", f"run {run_id} is {status}")
-    if status in FAILED_RUN_STATES:
+    if status in _FAILED_RUN_STATES:
         return BaselineCheck("failed", f"run {run_id} ended {status}", failure=FailureKind.RUN_FAILED)
     if status != "FINISHED":
         return BaselineCheck("pending", f"run {run_id} is in state {status}")

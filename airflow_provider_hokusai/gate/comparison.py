@@ -64,7 +64,7 @@ class MinImprovementMode(StrEnum):
 
 # Exact names (after normalisation) of metrics that improve downwards; anything ending in "loss" or "error"
 # is lower-is-better too. Everything else (accuracy, auroc, f1, precision, recall, r2, ...) improves upwards.
-LOWER_IS_BETTER_METRICS = frozenset(
+_LOWER_IS_BETTER_METRICS = frozenset(
     {"mse", "rmse", "mae", "mape", "smape", "msle", "rmsle", "log_loss", "logloss", "perplexity", "brier", "wer"}
 )
 _LOWER_SUFFIXES = ("loss", "error")
@@ -74,7 +74,7 @@ def infer_direction(metric_name: str) -> Direction:
     """Infer the improvement direction from a metric name (``val_rmse`` → lower, ``test_auroc`` → higher)."""
     name = metric_name.strip().lower().replace("-", "_").replace(" ", "_")
     last = name.rsplit("_", 1)[-1]
-    if name in LOWER_IS_BETTER_METRICS or last in LOWER_IS_BETTER_METRICS or name.endswith(_LOWER_SUFFIXES):
+    if name in _LOWER_IS_BETTER_METRICS or last in _LOWER_IS_BETTER_METRICS or name.endswith(_LOWER_SUFFIXES):
         return Direction.LOWER_IS_BETTER
     return Direction.HIGHER_IS_BETTER
 

@@ -56,7 +56,7 @@ end
 redis.call('SET', KEYS[3], ARGV[2])
 return depth
 """
-DEDUP_PUSH_SHA = hashlib.sha1(DEDUP_PUSH_LUA.encode()).hexdigest()  # Redis names scripts by their SHA1
+_DEDUP_PUSH_SHA = hashlib.sha1(DEDUP_PUSH_LUA.encode()).hexdigest()  # Redis names scripts by their SHA1
 
 
 def hash_tag(queue: str) -> str:
@@ -161,12 +161,12 @@ class RedisQueueHook(ModelReadyQueueHook):
         if len(calls) == 1:
             # One message: the same round trip without a pipeline, which costs more Python than the call itself.
             try:
-                return [self.client.execute_command("EVALSHA", DEDUP_PUSH_SHA, 3, *calls[0])]
+                return [self.client.execute_command("EVALSHA", _DEDUP_PUSH_SHA, 3, *calls[0])]
             except rex.ResponseError as exc:
                 return [exc]
         pipe = self.client.pipeline(transaction=False)
         for call in calls:
-            pipe.execute_command("EVALSHA", DEDUP_PUSH_SHA, 3, *call)
+            pipe.execute_command("EVALSHA", _DEDUP_PUSH_SHA, 3, *call)
         return list(pipe.execute(raise_on_error=False))
 
     def _outcome(self, result: Any) -> Sent | HokusaiError:

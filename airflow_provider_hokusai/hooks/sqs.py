@@ -38,11 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = ["HokusaiSqsQueueHook", "SqsQueueHook"]
 
-MAX_BATCH_ENTRIES = 10  # SendMessageBatch's limit
+_MAX_BATCH_ENTRIES = 10  # SendMessageBatch's limit
 # Timeouts unless the connection's config_kwargs set them: a publish should fail fast and let botocore retry.
-DEFAULT_CONNECT_TIMEOUT = 5
-DEFAULT_READ_TIMEOUT = 10
-GROUP_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")  # a FIFO MessageGroupId
+_DEFAULT_CONNECT_TIMEOUT = 5
+_DEFAULT_READ_TIMEOUT = 10
+_GROUP_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")  # a FIFO MessageGroupId
 
 
 class _SqsHook(SqsHook):
@@ -104,7 +104,7 @@ class SqsQueueHook(ModelReadyQueueHook):
         from botocore.config import Config
 
         retries = Config(retries=self.retry_policy.to_botocore_retries())
-        defaults = retries.merge(Config(connect_timeout=DEFAULT_CONNECT_TIMEOUT, read_timeout=DEFAULT_READ_TIMEOUT))
+        defaults = retries.merge(Config(connect_timeout=_DEFAULT_CONNECT_TIMEOUT, read_timeout=_DEFAULT_READ_TIMEOUT))
         config = defaults.merge(self.sqs_hook.config)
         if self.args.retry is not None:
             config = config.merge(retries)
@@ -157,7 +157,7 @@ class SqsQueueHook(ModelReadyQueueHook):
 
     def _serialize(self, message: object, field: str) -> str:
         body = super()._serialize(message, field)
-        if self.is_fifo and not GROUP_ID_PATTERN.match(getattr(message, "model_id", "")):
+        if self.is_fifo and not _GROUP_ID_PATTERN.match(getattr(message, "model_id", "")):
             rule = "must be 1-128 letters, digits or punctuation (no spaces) to be an SQS FIFO MessageGroupId"
             raise InvalidQueueMessage([("model_id" if field == "message" else f"{field}.model_id", rule)])
         return body
@@ -184,7 +184,7 @@ class SqsQueueHook(ModelReadyQueueHook):
         size = 0
         for index, (message, body) in enumerate(zip(messages, bodies, strict=True)):
             entry_size = self._message_size(message, body)
-            if batch and (len(batch) == MAX_BATCH_ENTRIES or size + entry_size > self.max_message_bytes):
+            if batch and (len(batch) == _MAX_BATCH_ENTRIES or size + entry_size > self.max_message_bytes):
                 yield batch
                 batch, size = [], 0
             batch.append(self._entry(index, message, body))

@@ -39,15 +39,15 @@ JS_WHITESPACE = frozenset(
 #: ``re`` alike: both ``\s`` sets plus what only the other language trims (U+FEFF; U+001C-U+001F, U+0085).
 NOT_BLANK_PATTERN = r"[^\s\x1c-\x1f\x85\ufeff]"
 SAFE_NUMBER_RULE = f"must be a JavaScript safe number: <= {MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER)"
-BLANK_RULE = "must not be blank (whitespace only); the deployer trims it to an empty string"
-SURROGATE_RULE = "must be valid Unicode text (no lone surrogate); the body is UTF-8 JSON"
+_BLANK_RULE = "must not be blank (whitespace only); the deployer trims it to an empty string"
+_SURROGATE_RULE = "must be valid Unicode text (no lone surrogate); the body is UTF-8 JSON"
 
 # The JSON number grammar (RFC 8259 §6), ASCII digits only: float() would also take " 1", "1_0", "+1", "nan",
 # "inf" and other scripts' digits, each a guess about what the registry meant.
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
-def utf16_length(text: str) -> int:
+def _utf16_length(text: str) -> int:
     """Length of ``text`` as JavaScript counts it: UTF-16 code units, 2 for a character beyond U+FFFF."""
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
@@ -69,13 +69,13 @@ def deployer_text(max_units: int, *, not_blank: bool = False) -> Callable[[str],
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError(SURROGATE_RULE) from None
-        if utf16_length(value) > max_units:
+            raise ValueError(_SURROGATE_RULE) from None
+        if _utf16_length(value) > max_units:
             raise ValueError(
                 f"must be at most {max_units} UTF-16 code units (JavaScript string length, as the deployer counts)"
             )
         if not_blank and is_blank(value):
-            raise ValueError(BLANK_RULE)
+            raise ValueError(_BLANK_RULE)
         return value
 
     return check

@@ -56,21 +56,21 @@ MESSAGE_VERSION = "1.0"
 TOKEN_SYMBOL_PATTERN = r"^[A-Z0-9-]{1,10}$"
 CONTRIBUTOR_ADDRESS_PATTERN = r"^0x[a-fA-F0-9]{40}$"
 # [0-9], not \d: \d is any script's digit in Python and Rust regexes, ASCII only in the deployer's JavaScript.
-TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+_TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
 MESSAGE_ID_TAG = "message_id"
 MAX_TAGS = 50
-MAX_TAG_KEY_LENGTH = 128
+_MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 1024
 MAX_NAME_LENGTH = 512
-MAX_VERSION_LENGTH = 64
+_MAX_VERSION_LENGTH = 64
 
 # A fixed namespace: the same (model_name, model_version) yields the same message id on every machine, forever.
-MESSAGE_ID_NAMESPACE = uuid.UUID("5d2c3c9e-6f0a-5b8e-9a51-6b6f6b757361")
+_MESSAGE_ID_NAMESPACE = uuid.UUID("5d2c3c9e-6f0a-5b8e-9a51-6b6f6b757361")
 
 
 def message_id_for(model_name: str, model_version: str | int) -> str:
     """Deterministic message id (UUIDv5) of the announcement of one registered model version."""
-    return str(uuid.uuid5(MESSAGE_ID_NAMESPACE, json.dumps([model_name, str(model_version)])))
+    return str(uuid.uuid5(_MESSAGE_ID_NAMESPACE, json.dumps([model_name, str(model_version)])))
 
 
 def _upper(value: Any) -> Any:
@@ -102,18 +102,18 @@ def utc_now_timestamp() -> str:
 
 # Lengths are checked twice: in code points by pydantic (what the JSON Schema can say) and in UTF-16 code units by
 # deployer_text (what the deployer's JavaScript counts). Names and ids must not be blank: the deployer trims them.
-NonBlankStr = Annotated[
+_NonBlankStr = Annotated[
     str,
     Field(min_length=1, max_length=MAX_NAME_LENGTH, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
     AfterValidator(deployer_text(MAX_NAME_LENGTH, not_blank=True)),
 ]
 # Joi.number() refuses unsafe numbers: beyond 2^53 - 1 the deployer would answer "number.unsafe".
-PositiveNumber = Annotated[float, Field(gt=0, le=MAX_SAFE_INTEGER, allow_inf_nan=False, strict=True)]
-TagKey = Annotated[
-    str, Field(min_length=1, max_length=MAX_TAG_KEY_LENGTH), AfterValidator(deployer_text(MAX_TAG_KEY_LENGTH))
+_PositiveNumber = Annotated[float, Field(gt=0, le=MAX_SAFE_INTEGER, allow_inf_nan=False, strict=True)]
+_TagKey = Annotated[
+    str, Field(min_length=1, max_length=_MAX_TAG_KEY_LENGTH), AfterValidator(deployer_text(_MAX_TAG_KEY_LENGTH))
 ]
 # Joi.string() refuses "" unless allow("") is set: a tag value is a non-empty string.
-TagValue = Annotated[
+_TagValue = Annotated[
     str, Field(min_length=1, max_length=MAX_TAG_VALUE_LENGTH), AfterValidator(deployer_text(MAX_TAG_VALUE_LENGTH))
 ]
 
@@ -149,32 +149,32 @@ class ModelReadyToDeployMessage(BaseModel):
         json_schema_extra=_wire_schema,
     )
 
-    model_id: NonBlankStr = Field(description="Stable identity of the model across versions.")
+    model_id: _NonBlankStr = Field(description="Stable identity of the model across versions.")
     token_symbol: Annotated[str, BeforeValidator(_upper), Field(pattern=TOKEN_SYMBOL_PATTERN)] = Field(
         description="Symbol of the model's token; upper case."
     )
-    metric_name: NonBlankStr = Field(description="Name of the benchmark metric.")
-    baseline_value: PositiveNumber = Field(description="Baseline value the model had to beat.")
-    current_value: PositiveNumber = Field(description="The model version's value of the metric.")
-    model_name: NonBlankStr = Field(description="Registered model name in MLflow.")
+    metric_name: _NonBlankStr = Field(description="Name of the benchmark metric.")
+    baseline_value: _PositiveNumber = Field(description="Baseline value the model had to beat.")
+    current_value: _PositiveNumber = Field(description="The model version's value of the metric.")
+    model_name: _NonBlankStr = Field(description="Registered model name in MLflow.")
     model_version: Annotated[
         str,
         BeforeValidator(_version_to_str),
-        Field(min_length=1, max_length=MAX_VERSION_LENGTH, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
-        AfterValidator(deployer_text(MAX_VERSION_LENGTH, not_blank=True)),
+        Field(min_length=1, max_length=_MAX_VERSION_LENGTH, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+        AfterValidator(deployer_text(_MAX_VERSION_LENGTH, not_blank=True)),
     ] = Field(description="Registered model version, as a string.")
-    mlflow_run_id: NonBlankStr = Field(description="MLflow run that produced the model.")
-    improvement_percentage: PositiveNumber = Field(
+    mlflow_run_id: _NonBlankStr = Field(description="MLflow run that produced the model.")
+    improvement_percentage: _PositiveNumber = Field(
         description="Direction-aware improvement over the baseline, in percent of the baseline."
     )
     contributor_address: Annotated[str, Field(pattern=CONTRIBUTOR_ADDRESS_PATTERN)] | SkipJsonSchema[None] = Field(
         default=None, description="Contributor's wallet address."
     )
-    experiment_name: NonBlankStr | SkipJsonSchema[None] = Field(default=None, description="MLflow experiment.")
-    tags: Annotated[dict[TagKey, TagValue], Field(max_length=MAX_TAGS)] | SkipJsonSchema[None] = Field(
+    experiment_name: _NonBlankStr | SkipJsonSchema[None] = Field(default=None, description="MLflow experiment.")
+    tags: Annotated[dict[_TagKey, _TagValue], Field(max_length=MAX_TAGS)] | SkipJsonSchema[None] = Field(
         default=None, description="Extensibility slot for string metadata; carries message_id."
     )
-    timestamp: Annotated[str, BeforeValidator(_utc_timestamp), Field(pattern=TIMESTAMP_PATTERN)] = Field(
+    timestamp: Annotated[str, BeforeValidator(_utc_timestamp), Field(pattern=_TIMESTAMP_PATTERN)] = Field(
         description="ISO 8601 UTC time of the announcement, ending in Z."
     )
     message_version: Literal["1.0"] = Field(description="Contract version; exactly 1.0.")

@@ -24,7 +24,7 @@ from airflow_provider_hokusai.messages.model_ready import (
 from airflow_provider_hokusai.registry import tags
 from airflow_provider_hokusai.registry.evidence import evidence_tags, with_pending_mark
 from airflow_provider_hokusai.registry.syntax import parse_model_uri
-from airflow_provider_hokusai.utils.validation import validate
+from airflow_provider_hokusai.utils.validation import validate_attributes
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,7 +75,7 @@ def _evidence(value: Any) -> Any:
     return parsed
 
 
-class CheckedEvidence(BaselineEvidence):
+class _CheckedEvidence(BaselineEvidence):
     """
     Evidence re-checked with :func:`~airflow_provider_hokusai.gate.baseline.compare`, the sensor's and the publisher's
     rule: ``direction`` is inferred when absent and ``improvement_percentage`` recomputed from the fields before
@@ -118,7 +118,7 @@ def _alias(alias: str | None) -> str | None:
     return alias
 
 
-class ModelRegistration(BaseModel):
+class _ModelRegistration(BaseModel):
     """RegisterModelOperator's rendered inputs, checked before anything is written to the registry."""
 
     model_config = ConfigDict(frozen=True)
@@ -131,7 +131,7 @@ class ModelRegistration(BaseModel):
     contributor_address: Annotated[str, Field(pattern=CONTRIBUTOR_ADDRESS_PATTERN)] | None = None
     model_id: Annotated[str, Field(pattern=r"\S")] | None = None
     alias: Annotated[str | None, AfterValidator(_alias)] = None
-    evidence: Annotated[CheckedEvidence, BeforeValidator(_evidence)]
+    evidence: Annotated[_CheckedEvidence, BeforeValidator(_evidence)]
 
     def version_tags(self) -> dict[str, str]:
         """
@@ -240,22 +240,13 @@ class RegisterModelOperator(BaseOperator):
     def hook(self) -> MLflowHook:
         return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
 
-    def registration(self) -> ModelRegistration:
+    def registration(self) -> _ModelRegistration:
         """
         Check every rendered input without touching MLflow.
 
         :raises InvalidInputError: naming every failing field and its rule.
         """
-        inputs = {
-            "registered_model_name": self.registered_model_name,
-            "model_uri": self.model_uri,
-            "token_symbol": self.token_symbol,
-            "contributor_address": self.contributor_address,
-            "model_id": self.model_id,
-            "alias": self.alias,
-            "evidence": self.evidence,
-        }
-        return validate(ModelRegistration, inputs, InvalidInputError, subject="model registration input")
+        return validate_attributes(_ModelRegistration, self, InvalidInputError, subject="model registration input")
 
     def execute(self, context: Context) -> dict[str, Any]:
         registration = self.registration()

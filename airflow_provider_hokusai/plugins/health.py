@@ -59,18 +59,18 @@ __all__ = [
 
 CONFIG_SECTION = "hokusai"
 URL_PREFIX = "/hokusai"
-DEFAULT_TIMEOUT_SECONDS = 3.0
+_DEFAULT_TIMEOUT_SECONDS = 3.0
 #: A probe that may wait longer than this is no longer a health check (load balancers give up far sooner).
-MAX_TIMEOUT_SECONDS = 60.0
+_MAX_TIMEOUT_SECONDS = 60.0
 MAX_ERROR_CHARS = 300
 
-StatusFn = Callable[[str], "QueueStatus"]
-TargetFn = Callable[[str], "str | None"]
+_StatusFn = Callable[[str], "QueueStatus"]
+_TargetFn = Callable[[str], "str | None"]
 
 _CONN_ID = re.compile(r"^\S{1,250}$")
 # Pydantic's own messages name types and constraints; operators want the option's rule in their words.
 _RULES = {
-    "health_timeout_seconds": f"must be a number of seconds > 0 and <= {MAX_TIMEOUT_SECONDS:g}",
+    "health_timeout_seconds": f"must be a number of seconds > 0 and <= {_MAX_TIMEOUT_SECONDS:g}",
     "health_require_auth": "must be a boolean (true/false, yes/no, on/off, 1/0)",
 }
 
@@ -88,7 +88,7 @@ class HealthSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     health_queue_conn_ids: tuple[str, ...] = ()
-    health_timeout_seconds: float = Field(DEFAULT_TIMEOUT_SECONDS, gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)
+    health_timeout_seconds: float = Field(_DEFAULT_TIMEOUT_SECONDS, gt=0, le=_MAX_TIMEOUT_SECONDS, allow_inf_nan=False)
     health_require_auth: bool = False
 
     @model_validator(mode="before")
@@ -191,7 +191,7 @@ class HealthChecker:
         the queue is reported unhealthy without being checked.
     """
 
-    def __init__(self, status_fn: StatusFn, prepare_fn: TargetFn) -> None:
+    def __init__(self, status_fn: _StatusFn, prepare_fn: _TargetFn) -> None:
         self.status_fn = status_fn
         self.prepare_fn = prepare_fn
         self._lock = threading.Lock()

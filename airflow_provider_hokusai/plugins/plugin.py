@@ -7,9 +7,8 @@ Imported wherever Airflow loads plugins (task processes too), so it imports no F
 
 from __future__ import annotations
 
-from airflow.sdk.plugins_manager import AirflowPlugin
-
 from airflow_provider_hokusai.plugins import health, ui, webhooks
+from airflow_provider_hokusai.utils.compat import AirflowPlugin
 
 __all__ = ["HokusaiPlugin"]
 

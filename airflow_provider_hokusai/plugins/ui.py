@@ -33,7 +33,7 @@ __all__ = ["CONFIG_SECTION", "EXTERNAL_VIEW", "FASTAPI_APP", "URL_PREFIX", "UiSe
 
 CONFIG_SECTION = "hokusai"
 URL_PREFIX = "/hokusai/ui"
-DEFAULTS = {
+_DEFAULTS = {
     "ui_mlflow_conn_id": "mlflow_default",
     "ui_reconcile_dag_id": "hokusai_reconcile_announcements",
     "ui_retry_dag_id": "hokusai_announce_only",
@@ -50,9 +50,9 @@ class UiSettings:
     :param retry_dag_id: The DAG "Retry announcement" triggers with ``{model_name, model_version}``.
     """
 
-    mlflow_conn_id: str = DEFAULTS["ui_mlflow_conn_id"]
-    reconcile_dag_id: str = DEFAULTS["ui_reconcile_dag_id"]
-    retry_dag_id: str = DEFAULTS["ui_retry_dag_id"]
+    mlflow_conn_id: str = _DEFAULTS["ui_mlflow_conn_id"]
+    reconcile_dag_id: str = _DEFAULTS["ui_reconcile_dag_id"]
+    retry_dag_id: str = _DEFAULTS["ui_retry_dag_id"]
 
     @classmethod
     def from_config(cls) -> UiSettings:
@@ -64,7 +64,7 @@ class UiSettings:
             for name in ("ui_mlflow_conn_id", "ui_reconcile_dag_id", "ui_retry_dag_id")
         }
         values = {
-            name: str(value).strip() if value and str(value).strip() else DEFAULTS[name] for name, value in raw.items()
+            name: str(value).strip() if value and str(value).strip() else _DEFAULTS[name] for name, value in raw.items()
         }
         return cls(
             mlflow_conn_id=values["ui_mlflow_conn_id"],

@@ -27,8 +27,8 @@ __all__ = ["CALL_TIMEOUT_SECONDS", "RegistryReader"]
 
 #: Upper bound of one registry call made for a page, in seconds.
 CALL_TIMEOUT_SECONDS = 10.0
-VERSIONS_SEARCH = "/api/2.0/mlflow/model-versions/search"
-MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
+_VERSIONS_SEARCH = "/api/2.0/mlflow/model-versions/search"
+_MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
 
 
 class RegistryReader:
@@ -60,7 +60,7 @@ class RegistryReader:
             params: dict[str, Any] = {"filter": filter_string, "max_results": max_results, "order_by": list(order_by)}
             if page_token:
                 params["page_token"] = page_token
-            body = self._get(VERSIONS_SEARCH, params)
+            body = self._get(_VERSIONS_SEARCH, params)
             versions = [RegistryVersion.from_rest(item) for item in body.get("model_versions") or []]
             return VersionPage(versions, body.get("next_page_token") or None)
         found = self._local(
@@ -78,7 +78,7 @@ class RegistryReader:
         """
         order_by = ["name ASC"]
         if self.remote:
-            body = self._get(MODELS_SEARCH, {"max_results": max_results, "order_by": order_by})
+            body = self._get(_MODELS_SEARCH, {"max_results": max_results, "order_by": order_by})
             return [str(model.get("name")) for model in body.get("registered_models") or []]
         found = self._local(lambda hook: hook.search_registered_models(max_results=max_results, order_by=order_by))
         return [str(model.name) for model in found]

@@ -42,11 +42,11 @@ __all__ = [
 
 #: Newest first; name and version break ties so that MLflow's offset page tokens are stable.
 ORDER_BY = ("creation_timestamp DESC", "name ASC", "version_number DESC")
-DEFAULT_PAGE_SIZE = 50
+_DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100  # 200 rows took ~650 ms at 10,000 versions on the 2-core machine, over the 500 ms goal
-MAX_TEXT_CHARS = 1000
+_MAX_TEXT_CHARS = 1000
 #: Largest offset a page token may carry: far past any registry; past 64 bits MLflow's SQL stores answer 500.
-MAX_PAGE_OFFSET = 2**31 - 1
+_MAX_PAGE_OFFSET = 2**31 - 1
 
 StatusFilter = Literal["all", "pending", "failed", "published"]
 #: Announcement states a row shows.
@@ -71,7 +71,7 @@ class VersionQuery(BaseModel):
 
     model: str | None = Field(None, min_length=1, max_length=500)
     status: StatusFilter = "all"
-    page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    page_size: int = Field(_DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     page_token: str | None = Field(None, min_length=1, max_length=2000)
 
     @field_validator("model", "page_token", mode="before")
@@ -92,8 +92,8 @@ class VersionQuery(BaseModel):
             offset = SearchUtils.parse_start_offset_from_page_token(value)
         except Exception:
             raise ValueError("is not a page token MLflow gave") from None
-        if not 0 < offset <= MAX_PAGE_OFFSET:
-            raise ValueError(f"must point at most {MAX_PAGE_OFFSET} versions in")
+        if not 0 < offset <= _MAX_PAGE_OFFSET:
+            raise ValueError(f"must point at most {_MAX_PAGE_OFFSET} versions in")
         return value
 
 
@@ -166,7 +166,7 @@ def only_model(query: VersionQuery, page: VersionPage) -> VersionPage:
 
 
 def _text(value: str | None) -> str | None:
-    return redact_text(value, MAX_TEXT_CHARS) if value else None
+    return redact_text(value, _MAX_TEXT_CHARS) if value else None
 
 
 def _number(value: str | None) -> float | None:
@@ -176,7 +176,7 @@ def _number(value: str | None) -> float | None:
         return None
 
 
-def validation_status(version_tags: Mapping[str, str]) -> str:
+def _validation_status(version_tags: Mapping[str, str]) -> str:
     """``validated``, ``failed`` (missed its baseline on the registry-event path) or ``not validated``."""
     status = version_tags.get(t.STATUS)
     if status == t.STATUS_VALIDATED:
@@ -184,7 +184,7 @@ def validation_status(version_tags: Mapping[str, str]) -> str:
     return VALIDATION_FAILED if status == t.STATUS_FAILED else NOT_VALIDATED
 
 
-def announcement_status(version_tags: Mapping[str, str]) -> str:
+def _announcement_status(version_tags: Mapping[str, str]) -> str:
     """
     ``announced`` when a complete receipt is there (whatever the status tag reads, as for reconciliation), else
     ``pending`` / ``failed`` from the pending index, else ``not owed`` (never validated, or before the index).
@@ -197,7 +197,7 @@ def announcement_status(version_tags: Mapping[str, str]) -> str:
     return PENDING if status == t.ANNOUNCEMENT_PENDING else NOT_OWED
 
 
-def iso_time(millis: int | None) -> str | None:
+def _iso_time(millis: int | None) -> str | None:
     """MLflow's epoch milliseconds as ISO 8601 UTC (``...Z``)."""
     if millis is None:
         return None
@@ -223,13 +223,13 @@ def version_row(version: RegistryVersion, mlflow_url: Callable[[str, str], str |
     :param mlflow_url: ``(name, version) -> link`` into the MLflow UI, or None (``MLflowHook.model_version_url``).
     """
     tags = version.tags
-    announcement = announcement_status(tags)
-    validation = validation_status(tags)
+    announcement = _announcement_status(tags)
+    validation = _validation_status(tags)
     failure = tags.get(t.ANNOUNCEMENT_ERROR) if announcement in (FAILED, PENDING) else None
     return {
         "model": version.name,
         "version": version.version,
-        "created_at": iso_time(version.creation_timestamp),
+        "created_at": _iso_time(version.creation_timestamp),
         "token_symbol": tags.get(t.TOKEN_ID) or None,
         "metric": tags.get(t.BENCHMARK_METRIC) or None,
         "direction": tags.get(t.DIRECTION) or None,

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RetryPolicy"]
 
-MAX_ATTEMPTS = 20
+_MAX_ATTEMPTS = 20
 #: botocore's standard mode waits ``uniform(0, 1) * 2**(retry - 1)`` seconds, at most 20, before a retry.
-BOTOCORE_MAX_BACKOFF = 20.0
+_BOTOCORE_MAX_BACKOFF = 20.0
 
 
 class RetryPolicy(BaseModel):
@@ -43,7 +43,7 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    attempts: int = Field(3, ge=1, le=MAX_ATTEMPTS)
+    attempts: int = Field(3, ge=1, le=_MAX_ATTEMPTS)
     backoff_base: float = Field(0.05, ge=0, allow_inf_nan=False)
     backoff_cap: float = Field(2.0, ge=0, allow_inf_nan=False)
     jitter: Literal["none", "full", "equal"] = "equal"
@@ -72,7 +72,7 @@ class RetryPolicy(BaseModel):
     def max_total_delay(self, backend: Literal["redis", "sqs"] = "redis") -> float:
         """Upper bound of the time spent waiting between all the tries of one call, in seconds."""
         if backend == "sqs":
-            return sum(min(BOTOCORE_MAX_BACKOFF, 2.0**n) for n in range(self.retries))
+            return sum(min(_BOTOCORE_MAX_BACKOFF, 2.0**n) for n in range(self.retries))
         return sum(min(self.backoff_cap, self.backoff_base * 2**n) for n in range(1, self.attempts))
 
     def to_redis_backoff(self) -> AbstractBackoff:

@@ -30,17 +30,17 @@ __all__ = [
 ]
 
 #: How long a dedup marker lives unless the connection (``dedup_ttl_seconds``) or the hook says otherwise.
-DEFAULT_DEDUP_TTL_SECONDS = 7 * 24 * 3600
+_DEFAULT_DEDUP_TTL_SECONDS = 7 * 24 * 3600
 #: SQS's limit on a message (body plus attributes); also the Redis hook's default, so both refuse the same messages.
-DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
+_DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
 
 # hokusai_redis / hokusai_sqs: the provider's types of the same connections, whose UI Test runs the queue test.
 REDIS_CONN_TYPES = frozenset({"redis", "rediss", "hokusai_redis"})
 SQS_CONN_TYPES = frozenset({"aws", "hokusai_sqs"})
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonEmptyStr = Annotated[str, Field(min_length=1)]
+_PositiveInt = Annotated[int, Field(gt=0)]
+_PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
 class QueueHookArgs(BaseModel):
@@ -50,8 +50,8 @@ class QueueHookArgs(BaseModel):
 
     queue_name: str | None = None
     retry: InstanceOf[RetryPolicy] | None = None
-    dedup_ttl_seconds: PositiveInt | None = None
-    max_message_bytes: PositiveInt | None = None
+    dedup_ttl_seconds: _PositiveInt | None = None
+    max_message_bytes: _PositiveInt | None = None
 
 
 class QueueExtra(BaseModel):
@@ -59,16 +59,16 @@ class QueueExtra(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    queue: NonEmptyStr | None = None
-    dedup_ttl_seconds: PositiveInt = DEFAULT_DEDUP_TTL_SECONDS
-    max_message_bytes: PositiveInt = DEFAULT_MAX_MESSAGE_BYTES
+    queue: _NonEmptyStr | None = None
+    dedup_ttl_seconds: _PositiveInt = _DEFAULT_DEDUP_TTL_SECONDS
+    max_message_bytes: _PositiveInt = _DEFAULT_MAX_MESSAGE_BYTES
 
 
 DEFAULT_QUEUE = "hokusai:model_ready_queue"
 DEFAULT_PROCESSING_QUEUE = "hokusai:processing_queue"
 DEFAULT_DEAD_LETTER_QUEUE = "hokusai:dlq"
 # Same names as the official RedisHook reads from the extra.
-SSL_EXTRA_KEYS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_keyfile", "ssl_certfile", "ssl_check_hostname")
+_SSL_EXTRA_KEYS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_keyfile", "ssl_certfile", "ssl_check_hostname")
 
 
 class RedisQueueExtra(QueueExtra):
@@ -82,11 +82,11 @@ class RedisQueueExtra(QueueExtra):
     db: int = Field(0, ge=0)
     cluster: bool = False
     ssl: bool = False
-    processing_queue: NonEmptyStr = DEFAULT_PROCESSING_QUEUE
-    dead_letter_queue: NonEmptyStr = DEFAULT_DEAD_LETTER_QUEUE
-    max_connections: PositiveInt = 16
-    socket_timeout: PositiveSeconds = 5.0
-    socket_connect_timeout: PositiveSeconds = 5.0
+    processing_queue: _NonEmptyStr = DEFAULT_PROCESSING_QUEUE
+    dead_letter_queue: _NonEmptyStr = DEFAULT_DEAD_LETTER_QUEUE
+    max_connections: _PositiveInt = 16
+    socket_timeout: _PositiveSeconds = 5.0
+    socket_connect_timeout: _PositiveSeconds = 5.0
     health_check_interval: int = Field(30, ge=0)
 
     @field_validator("cluster")
@@ -125,7 +125,7 @@ class RedisQueueSettings(BaseModel):
             # The official hook's convention: "none"/"false"/"" mean no password.
             "password": None if str(conn.password).lower() in ("none", "false", "") else conn.password,
             "tls": (conn.conn_type or "").lower() == "rediss" or str(extra.get("ssl")).lower() == "true",
-            "ssl_args": tuple((k, extra[k]) for k in SSL_EXTRA_KEYS if k in extra),
+            "ssl_args": tuple((k, extra[k]) for k in _SSL_EXTRA_KEYS if k in extra),
             "extra": dict(extra),
         }
         return validate(cls, values, InvalidConfigurationError, subject="queue configuration")

@@ -31,8 +31,8 @@ from airflow_provider_hokusai.utils.validation import validate
 
 __all__ = ["QueueSigner", "load_signing_key", "queue_signing_key", "queue_verification_keys", "signing_extra"]
 
-SIGNING_CONN_IDS_EXTRA = "signing_conn_ids"
-SIGNATURE_REQUIRED_EXTRA = "signature_required"
+_SIGNING_CONN_IDS_EXTRA = "signing_conn_ids"
+_SIGNATURE_REQUIRED_EXTRA = "signature_required"
 
 
 def _split(value: Any) -> Any:
@@ -42,7 +42,7 @@ def _split(value: Any) -> Any:
     return value
 
 
-class SigningExtra(BaseModel):
+class _SigningExtra(BaseModel):
     """The signing settings among a queue connection's extras (the others are the queue hook's)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -53,15 +53,15 @@ class SigningExtra(BaseModel):
     signature_required: bool = True
 
 
-def signing_extra(extra: Mapping[str, Any]) -> SigningExtra:
+def signing_extra(extra: Mapping[str, Any]) -> _SigningExtra:
     """
     The signing settings of a queue connection's extra.
 
     :raises InvalidConfigurationError: ``extra.signing_conn_ids`` or ``extra.signature_required`` breaks its rule.
     """
-    keys = (SIGNING_CONN_IDS_EXTRA, SIGNATURE_REQUIRED_EXTRA)
+    keys = (_SIGNING_CONN_IDS_EXTRA, _SIGNATURE_REQUIRED_EXTRA)
     return validate(
-        SigningExtra,
+        _SigningExtra,
         {k: extra[k] for k in keys if k in extra},
         InvalidConfigurationError,
         subject="signing key",
@@ -101,10 +101,11 @@ def load_signing_key(conn_id: str, field: str = "signing_conn_id") -> SigningKey
         ) from None
 
 
-def queue_connection_extra(queue_conn_id: str | None) -> Mapping[str, Any]:
+def _queue_connection_extra(queue_conn_id: str | None) -> Mapping[str, Any]:
     """A queue connection's extra; empty when there is no id or no such connection (signing is then off)."""
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from airflow_provider_hokusai.utils.compat import AirflowNotFoundException
 
     if not queue_conn_id:
         return {}
@@ -125,10 +126,10 @@ def queue_signing_key(queue_conn_id: str | None) -> SigningKey | None:
     :raises InvalidConfigurationError: signing is asked for but the key is missing or unusable; nothing may be
         published.
     """
-    settings = signing_extra(queue_connection_extra(queue_conn_id))
+    settings = signing_extra(_queue_connection_extra(queue_conn_id))
     if not settings.signing_conn_ids:
         return None
-    return load_signing_key(settings.signing_conn_ids[0], f"extra.{SIGNING_CONN_IDS_EXTRA}[0]")
+    return load_signing_key(settings.signing_conn_ids[0], f"extra.{_SIGNING_CONN_IDS_EXTRA}[0]")
 
 
 def queue_verification_keys(queue_conn_id: str | None) -> tuple[list[SigningKey], bool]:
@@ -138,9 +139,9 @@ def queue_verification_keys(queue_conn_id: str | None) -> tuple[list[SigningKey]
     :return: ``(keys, signature_required)``; no keys means the queue is not signed and nothing can be verified.
     :raises InvalidConfigurationError: a listed key is missing or unusable.
     """
-    settings = signing_extra(queue_connection_extra(queue_conn_id))
+    settings = signing_extra(_queue_connection_extra(queue_conn_id))
     keys = [
-        load_signing_key(conn_id, f"extra.{SIGNING_CONN_IDS_EXTRA}[{index}]")
+        load_signing_key(conn_id, f"extra.{_SIGNING_CONN_IDS_EXTRA}[{index}]")
         for index, conn_id in enumerate(settings.signing_conn_ids)
     ]
     return keys, settings.signature_required and bool(keys)

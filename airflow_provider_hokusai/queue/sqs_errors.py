@@ -15,10 +15,10 @@ from airflow_provider_hokusai.utils.redaction import describe
 
 __all__ = ["sqs_attempts", "sqs_entry_error", "sqs_error"]
 
-SQS_NOT_FOUND_CODES = frozenset(
+_SQS_NOT_FOUND_CODES = frozenset(
     {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue", "QueueDeletedRecently"}
 )
-SQS_ACCESS_CODES = frozenset(
+_SQS_ACCESS_CODES = frozenset(
     {
         "AccessDenied",
         "AccessDeniedException",
@@ -32,7 +32,7 @@ SQS_ACCESS_CODES = frozenset(
         "KMS.DisabledException",
     }
 )
-SQS_TRANSIENT_CODES = frozenset(
+_SQS_TRANSIENT_CODES = frozenset(
     {"Throttling", "ThrottlingException", "RequestThrottled", "ServiceUnavailable", "RequestTimeout"}
     | {"InternalError", "InternalFailure", "KMS.ThrottlingException"}
 )
@@ -62,11 +62,11 @@ def sqs_error(exc: Exception, where: str, action: str, attempts: int) -> Hokusai
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        if code in SQS_NOT_FOUND_CODES:
+        if code in _SQS_NOT_FOUND_CODES:
             return QueuePermanentError(f"{where} does not exist: {describe(exc)}")
-        if code in SQS_ACCESS_CODES or status == 403:
+        if code in _SQS_ACCESS_CODES or status == 403:
             return QueuePermanentError(f"{where}: access denied: {describe(exc)}")
-        if not (code in SQS_TRANSIENT_CODES or status >= 500):
+        if not (code in _SQS_TRANSIENT_CODES or status >= 500):
             return QueuePermanentError(f"{where} refused the request: {describe(exc)}")
     elif isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return QueuePermanentError(f"{where}: {describe(exc)}")

@@ -22,8 +22,8 @@ __all__ = ["MLFLOW_BUDGET_SECONDS", "probe_mlflow"]
 #: a server slow to answer its first search (just started, busy) is not reported unusable for it.
 MLFLOW_BUDGET_SECONDS = 13.0
 
-EXPERIMENTS_SEARCH = "/api/2.0/mlflow/experiments/search"
-REGISTERED_MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
+_EXPERIMENTS_SEARCH = "/api/2.0/mlflow/experiments/search"
+_REGISTERED_MODELS_SEARCH = "/api/2.0/mlflow/registered-models/search"
 
 
 def probe_mlflow(hook: MLflowHook) -> None:
@@ -40,14 +40,14 @@ def probe_mlflow(hook: MLflowHook) -> None:
     budget = MLFLOW_BUDGET_SECONDS
     if is_remote(settings.tracking_uri):
         rest_call(
-            hook, settings.tracking_uri, EXPERIMENTS_SEARCH, "POST", budget, deadline=deadline, json={"max_results": 1}
+            hook, settings.tracking_uri, _EXPERIMENTS_SEARCH, "POST", budget, deadline=deadline, json={"max_results": 1}
         )
     else:
         hook.search_experiments(max_results=1)
     if is_remote(settings.registry_uri):
         params = {"max_results": 1}
         rest_call(
-            hook, settings.registry_uri, REGISTERED_MODELS_SEARCH, "GET", budget, deadline=deadline, params=params
+            hook, settings.registry_uri, _REGISTERED_MODELS_SEARCH, "GET", budget, deadline=deadline, params=params
         )
     else:
         hook.search_registered_models(max_results=1)

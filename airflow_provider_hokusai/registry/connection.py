@@ -28,16 +28,16 @@ __all__ = [
     "ui_field_behaviour",
 ]
 
-CONN_TYPE = "mlflow"
+_CONN_TYPE = "mlflow"
 REMOTE_SCHEMES = ("http", "https")
 
-RELABELING = {
+_RELABELING = {
     "host": "Host or tracking URI",
     "schema": "Path prefix",
     "login": "Username (basic auth)",
     "password": "Password, or token when no username",
 }
-PLACEHOLDERS = {
+_PLACEHOLDERS = {
     "host": "127.0.0.1 or sqlite:////abs/path/mlflow.db",
     "port": "5000",
     "extra": '{"scheme": "https", "registry_uri": "...", "ui_url": "..."}',
@@ -49,7 +49,7 @@ def _text_field(label: str, description: str) -> dict[str, Any]:
 
 
 #: The extra keys the form shows (Airflow saves them in ``extra``, possibly with the ``extra__mlflow__`` prefix).
-CONN_FIELDS: dict[str, dict[str, Any]] = {
+_CONN_FIELDS: dict[str, dict[str, Any]] = {
     "scheme": {
         "label": "Scheme",
         "description": "http or https, when Host is a host name.",
@@ -73,7 +73,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 
 def ui_field_behaviour() -> dict[str, Any]:
     """The form in the shape of ``BaseHook.get_ui_field_behaviour``."""
-    return {"hidden_fields": [], "relabeling": dict(RELABELING), "placeholders": dict(PLACEHOLDERS)}
+    return {"hidden_fields": [], "relabeling": dict(_RELABELING), "placeholders": dict(_PLACEHOLDERS)}
 
 
 def provider_connection_type() -> dict[str, Any]:
@@ -81,9 +81,13 @@ def provider_connection_type() -> dict[str, Any]:
     return {
         "hook-class-name": "airflow_provider_hokusai.hooks.mlflow.MLflowHook",
         "hook-name": "MLflow",
-        "connection-type": CONN_TYPE,
-        "ui-field-behaviour": {"hidden-fields": [], "relabeling": dict(RELABELING), "placeholders": dict(PLACEHOLDERS)},
-        "conn-fields": {key: dict(field) for key, field in CONN_FIELDS.items()},
+        "connection-type": _CONN_TYPE,
+        "ui-field-behaviour": {
+            "hidden-fields": [],
+            "relabeling": dict(_RELABELING),
+            "placeholders": dict(_PLACEHOLDERS),
+        },
+        "conn-fields": {key: dict(field) for key, field in _CONN_FIELDS.items()},
     }
 
 
@@ -159,7 +163,7 @@ class MLflowSettings(BaseModel):
 
         # Form fields may be saved with the legacy "extra__mlflow__" prefix; plain keys win.
         raw = conn.extra_dejson
-        extra = {k.removeprefix(f"extra__{CONN_TYPE}__"): v for k, v in raw.items() if v not in (None, "")}
+        extra = {k.removeprefix(f"extra__{_CONN_TYPE}__"): v for k, v in raw.items() if v not in (None, "")}
         extra |= {k: v for k, v in raw.items() if not k.startswith("extra__") and v not in (None, "")}
         data = {"extra": extra, "host": conn.host, "port": conn.port, "path": conn.schema}
         return validate(

@@ -48,7 +48,7 @@ __all__ = [
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
 DELIVERY_ID_HEADER = "X-MLflow-Delivery-Id"
-SIGNATURE_VERSION = "v1"
+_SIGNATURE_VERSION = "v1"
 #: Deliveries signed longer ago (or further ahead) than this are refused; delivery ids are remembered this long.
 TOLERANCE_SECONDS = 300
 #: Larger bodies are refused (413) before they are read in full; MLflow's payloads are a few KiB.
@@ -58,11 +58,11 @@ DEFAULT_CONN_ID = "hokusai_mlflow_webhook"
 #: The asset each verified registry event is recorded on (the DAG ``hokusai_registry_events`` runs on it).
 MODEL_VERSION_ASSET = "hokusai_model_version_registered"
 #: What the receiver subscribes to and turns into asset events (``entity.action``).
-VERSION_CREATED = "model_version.created"
-VERSION_TAG_SET = "model_version_tag.set"
-SUBSCRIBED_EVENTS = (VERSION_CREATED, VERSION_TAG_SET)
+_VERSION_CREATED = "model_version.created"
+_VERSION_TAG_SET = "model_version_tag.set"
+SUBSCRIBED_EVENTS = (_VERSION_CREATED, _VERSION_TAG_SET)
 #: A tag set is an event only when it is one of the upstream platform's candidate tags.
-CANDIDATE_TAGS = frozenset({t.TOKEN_ID, t.BENCHMARK_METRIC, t.BENCHMARK_VALUE})
+_CANDIDATE_TAGS = frozenset({t.TOKEN_ID, t.BENCHMARK_METRIC, t.BENCHMARK_VALUE})
 
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TIMESTAMP = re.compile(r"^\d{1,12}$")
@@ -93,7 +93,7 @@ class RegistryEvent:
             return f"event {self.event} is not handled"
         if not (self.model_name and self.version):
             return f"event {self.event} names no model version"
-        if self.event == VERSION_TAG_SET and self.tag_key not in CANDIDATE_TAGS:
+        if self.event == _VERSION_TAG_SET and self.tag_key not in _CANDIDATE_TAGS:
             return "the tag set is not one of the candidate tags"
         return None
 
@@ -115,7 +115,7 @@ def sign(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
     :param body: The raw request body, exactly as sent.
     """
     digest = hmac.new(secret.encode(), b".".join([delivery_id.encode(), timestamp.encode(), body]), hashlib.sha256)
-    return f"{SIGNATURE_VERSION},{base64.b64encode(digest.digest()).decode()}"
+    return f"{_SIGNATURE_VERSION},{base64.b64encode(digest.digest()).decode()}"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -131,14 +131,14 @@ def _presented(signature_header: str) -> list[bytes]:
     found: list[bytes] = []
     for part in signature_header.split():
         version, _, encoded = part.partition(",")
-        if version != SIGNATURE_VERSION:
+        if version != _SIGNATURE_VERSION:
             continue
         try:
             found.append(base64.b64decode(encoded, validate=True))
         except (binascii.Error, ValueError):
             continue
     if not found:
-        raise WebhookRejected(f"header {SIGNATURE_HEADER} must hold '{SIGNATURE_VERSION},<base64>'", http_status=401)
+        raise WebhookRejected(f"header {SIGNATURE_HEADER} must hold '{_SIGNATURE_VERSION},<base64>'", http_status=401)
     return found
 
 
@@ -224,7 +224,7 @@ def parse_event(body: bytes, delivery_id: str, timestamp: int) -> RegistryEvent:
     if event not in SUBSCRIBED_EVENTS:
         return RegistryEvent(delivery_id, timestamp, event)
     data = payload["data"]
-    tag_key = _text(data, "key") if event == VERSION_TAG_SET else None
+    tag_key = _text(data, "key") if event == _VERSION_TAG_SET else None
     return RegistryEvent(delivery_id, timestamp, event, _text(data, "name"), _text(data, "version"), tag_key)
 
 

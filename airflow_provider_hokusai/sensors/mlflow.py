@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
 
 from airflow_provider_hokusai.exceptions import HokusaiRetryableError, InvalidInputError
 from airflow_provider_hokusai.gate.baseline import (
@@ -20,8 +19,9 @@ from airflow_provider_hokusai.gate.baseline import (
 from airflow_provider_hokusai.gate.check import check_baseline
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
+from airflow_provider_hokusai.utils.compat import conf
 from airflow_provider_hokusai.utils.metrics import BASELINE_FAILED, BASELINE_PASSED, metric_tag_value
-from airflow_provider_hokusai.utils.validation import validate
+from airflow_provider_hokusai.utils.validation import validate_attributes
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -120,27 +120,11 @@ class MLflowBaselineSensor(BaseSensorOperator):
 
     def criteria(self) -> BaselineCriteria:
         """The rendered arguments, checked: every problem is reported at once, before anything is queried."""
-        return validate(
-            BaselineCriteria,
-            {
-                "metric_name": self.metric_name,
-                "run_id": self.run_id,
-                "experiment_name": self.experiment_name,
-                "filter_string": self.filter_string,
-                "order_by": self.order_by,
-                "baseline_value": self.baseline_value,
-                "baseline_model_name": self.baseline_model_name,
-                "baseline_alias": self.baseline_alias,
-                "direction": self.direction,
-                "min_improvement": self.min_improvement,
-                "min_improvement_mode": self.min_improvement_mode,
-            },
-            InvalidInputError,
-        )
+        return validate_attributes(BaselineCriteria, self, InvalidInputError)
 
     def _record_decision(self, failure: FailureKind | None = None) -> None:
         """Count one baseline decision: passed when ``failure`` is None, else failed with its kind as reason."""
-        from airflow.sdk.observability.stats import Stats
+        from airflow_provider_hokusai.utils.compat import Stats
 
         tags = {"metric": metric_tag_value(str(self.metric_name)), "dag_id": self.dag_id, "task_id": self.task_id}
         if failure is None:

@@ -18,7 +18,8 @@ def connection(conn_id: str, field: str, subject: str) -> Any:
     :raises InvalidConfigurationError: no such connection (permanent: retrying cannot define it).
     """
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from airflow_provider_hokusai.utils.compat import AirflowNotFoundException
 
     try:
         return BaseHook.get_connection(conn_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from airflow.sdk.observability.stats import Stats
+from airflow_provider_hokusai.utils.compat import Stats
 
 __all__ = [
     "ALL_METRICS",
@@ -32,37 +32,37 @@ __all__ = [
     "record_publish_failure",
 ]
 
-PREFIX = "hokusai"
+_PREFIX = "hokusai"
 
 #: Counter: messages the broker accepted (new ones, not duplicates).
-QUEUE_PUBLISHED = f"{PREFIX}.queue.published"
+QUEUE_PUBLISHED = f"{_PREFIX}.queue.published"
 #: Counter: publishes absorbed by deduplication (the message id was already on the queue).
-QUEUE_DUPLICATE = f"{PREFIX}.queue.duplicate"
+QUEUE_DUPLICATE = f"{_PREFIX}.queue.duplicate"
 #: Counter: publishes that failed for good (after the bounded retries, or at once for a permanent error).
 #: Extra tag ``reason``: ``retryable`` or ``permanent``.
-QUEUE_FAILED = f"{PREFIX}.queue.failed"
+QUEUE_FAILED = f"{_PREFIX}.queue.failed"
 #: Counter: retries the client (redis-py, botocore) made inside one publish, by their number.
-QUEUE_RETRIED = f"{PREFIX}.queue.retried"
+QUEUE_RETRIED = f"{_PREFIX}.queue.retried"
 #: Timer (milliseconds): one publish call, retries included, from first attempt to the broker's answer.
-QUEUE_PUBLISH_DURATION = f"{PREFIX}.queue.publish_duration"
+QUEUE_PUBLISH_DURATION = f"{_PREFIX}.queue.publish_duration"
 
 #: Counter: the baseline gate passed (the candidate beat its baseline). Tags ``metric``, ``dag_id``, ``task_id``.
-BASELINE_PASSED = f"{PREFIX}.baseline.passed"
+BASELINE_PASSED = f"{_PREFIX}.baseline.passed"
 #: Counter: the baseline gate failed for good. Tags ``metric``, ``dag_id``, ``task_id`` and ``reason``
 #: (``baseline_not_met``, ``run_failed``, ``metric_missing`` or ``baseline_unavailable``).
-BASELINE_FAILED = f"{PREFIX}.baseline.failed"
+BASELINE_FAILED = f"{_PREFIX}.baseline.failed"
 
 #: Counters of a reconciliation run: versions found without a receipt, then published, then failed.
-RECONCILE_FOUND = f"{PREFIX}.reconcile.found"
-RECONCILE_PUBLISHED = f"{PREFIX}.reconcile.published"
-RECONCILE_FAILED = f"{PREFIX}.reconcile.failed"
+RECONCILE_FOUND = f"{_PREFIX}.reconcile.found"
+RECONCILE_PUBLISHED = f"{_PREFIX}.reconcile.published"
+RECONCILE_FAILED = f"{_PREFIX}.reconcile.failed"
 #: Counter: a reconciliation run stopped at its ``max_versions`` bound with unannounced versions left over.
-RECONCILE_TRUNCATED = f"{PREFIX}.reconcile.truncated"
+RECONCILE_TRUNCATED = f"{_PREFIX}.reconcile.truncated"
 
 #: Counter: a release task failed (tags ``dag_id``, ``task_id``).
-TASK_FAILED = f"{PREFIX}.task.failed"
+TASK_FAILED = f"{_PREFIX}.task.failed"
 #: Counter: a release DAG run missed its deadline (tag ``dag_id``).
-DEADLINE_MISSED = f"{PREFIX}.deadline.missed"
+DEADLINE_MISSED = f"{_PREFIX}.deadline.missed"
 
 ALL_METRICS = (
     QUEUE_PUBLISHED,

@@ -58,7 +58,7 @@ def _forms(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote(secret)}
 
 
-def uri_passwords(values: Iterable[Any]) -> Iterator[str]:
+def _uri_passwords(values: Iterable[Any]) -> Iterator[str]:
     """Passwords written into URIs among ``values`` (e.g. an MLflow tracking URI ``https://u:p@host``)."""
     for value in values:
         if isinstance(value, str) and "@" in value:
@@ -90,7 +90,7 @@ def mask_connection(conn: Any) -> None:
 
     extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
     secrets = [conn.password] if conn.password else []
-    secrets += list(uri_passwords([conn.host, *extra.values()]))
+    secrets += list(_uri_passwords([conn.host, *extra.values()]))
     mask_secrets(secrets)
     with _MASK_LOCK:
         for value, names in _named_values(extra):

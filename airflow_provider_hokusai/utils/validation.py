@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from airflow_provider_hokusai.exceptions import InvalidInputError
 
-__all__ = ["field_errors", "validate"]
+__all__ = ["field_errors", "validate", "validate_attributes"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -74,3 +74,18 @@ def validate(
         return model.model_validate(dict(data), context=context)
     except ValidationError as exc:
         raise error(field_errors(exc, prefix=prefix), subject=subject) from None
+
+
+def validate_attributes(
+    model: type[M], owner: object, error: type[InvalidInputError], *, subject: str | None = None
+) -> M:
+    """
+    ``model`` validated from the attributes of ``owner`` named like its fields: an operator's or a sensor's
+    arguments after templating, when the model's fields are the arguments it checks.
+
+    :param model: The pydantic model of the input; each of its fields must be an attribute of ``owner``.
+    :param owner: The object holding the raw values, e.g. the operator after rendering.
+    :param error: The typed error to raise: ``InvalidInputError`` or a subclass.
+    :param subject: What the input is, for the error's text; the error class's own if None.
+    """
+    return validate(model, {name: getattr(owner, name) for name in model.model_fields}, error, subject=subject)

@@ -5,18 +5,15 @@ The real-deployment system test runs on its own (``make test-deployment``, also 
 
 from __future__ import annotations
 
-import os
-
 import pytest
+
+from tests.gated import skip_unless_enabled
 
 RUN_VARIABLE = "HOKUSAI_DEPLOYMENT_TEST"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the deployment tests unless ``HOKUSAI_DEPLOYMENT_TEST=1`` (set by ``make test-deployment``)."""
-    if os.environ.get(RUN_VARIABLE) == "1":
-        return
-    skip = pytest.mark.skip(reason=f"real deployment: run with make test-deployment ({RUN_VARIABLE}=1)")
-    for item in items:
-        if item.get_closest_marker("deployment"):
-            item.add_marker(skip)
+    skip_unless_enabled(
+        items, marker="deployment", variable=RUN_VARIABLE, what="real deployment", target="test-deployment"
+    )

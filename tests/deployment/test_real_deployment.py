@@ -157,34 +157,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         airflow.wait_healthy()
         airflow.wait_for_dags([RELEASE, CONSUMER])
         for dag_id in (RELEASE, CONSUMER):
-            response = airflow.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-            assert response.status_code == 200, response.text
+            airflow.unpause(dag_id)
         yield Stack(airflow, redis, moto, mlflow, fifo_url, standard_url, hung.getsockname()[1], backlog)
 
 
 # REST helpers.
-
-
-def trigger(stack: Stack, dag_id: str, conf: dict[str, Any]) -> str:
-    response = stack.airflow.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
-    assert response.status_code == 200, response.text
-    return str(response.json()["dag_run_id"])
-
-
-def task_instance(stack: Stack, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
-    response = stack.airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def diagnose(stack: Stack, dag_id: str, run_id: str) -> str:
-    """Task states and the end of each task log of a run, and the components' logs, for a failure message."""
-    response = stack.airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-    states = {ti["task_id"]: ti["state"] for ti in response.json().get("task_instances", [])}
-    logs = sorted((stack.airflow.home / "logs").glob(f"dag_id={dag_id}/run_id={run_id}/**/*.log"))
-    tails = "\n".join(f"--- {p.relative_to(stack.airflow.home)}\n{p.read_text()[-1500:]}" for p in logs)
-    return f"{states}\n{tails}\n{stack.airflow.log_tail(chars=1500)}"
 
 
 def wait_until(what: str, condition: Callable[[], Any], timeout: float, explain: Callable[[], str]) -> Any:
@@ -195,24 +172,6 @@ def wait_until(what: str, condition: Callable[[], Any], timeout: float, explain:
             return result
         time.sleep(2)
     raise AssertionError(f"{what} not within {timeout}s:\n{explain()}")
-
-
-def wait_run(stack: Stack, dag_id: str, run_id: str, timeout: float = 300.0) -> None:
-    def finished() -> str | None:
-        response = stack.airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-        state = str(response.json()["state"])
-        return state if state in ("success", "failed") else None
-
-    state = wait_until(f"{dag_id} {run_id} finished", finished, timeout, lambda: diagnose(stack, dag_id, run_id))
-    assert state == "success", diagnose(stack, dag_id, run_id)
-
-
-def xcom(stack: Stack, dag_id: str, run_id: str, task_id: str) -> Any:
-    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
-    response = stack.airflow.api("GET", path, params={"deserialize": True})
-    assert response.status_code == 200, response.text
-    value = response.json()["value"]
-    return json.loads(value) if isinstance(value, str) and value[:1] in "{[" else value
 
 
 def depth(stack: Stack, url: str) -> int:
@@ -292,18 +251,18 @@ def test_release_announces_once_and_a_re_release_publishes_nothing(stack: Stack)
         "experiment_name": unique("deploy-release-exp"),
         "queue_name": STANDARD_QUEUE,  # a queue nobody consumes, to count what was published
     }
-    first = trigger(stack, RELEASE, conf)
-    wait_run(stack, RELEASE, first)
-    announced = xcom(stack, RELEASE, first, "announce")
+    first = stack.airflow.trigger(RELEASE, conf)
+    stack.airflow.wait_run(RELEASE, first)
+    announced = stack.airflow.xcom(RELEASE, first, "announce")
     assert announced["outcome"] == "published"
     assert depth(stack, stack.standard_url) == 1
 
-    again = trigger(stack, RELEASE, conf | {"candidate_run_id": xcom(stack, RELEASE, first, "train")})
-    wait_run(stack, RELEASE, again)
-    assert xcom(stack, RELEASE, again, "announce")["outcome"] == "already_published"
+    again = stack.airflow.trigger(RELEASE, conf | {"candidate_run_id": stack.airflow.xcom(RELEASE, first, "train")})
+    stack.airflow.wait_run(RELEASE, again)
+    assert stack.airflow.xcom(RELEASE, again, "announce")["outcome"] == "already_published"
     assert (
-        xcom(stack, RELEASE, again, "register")["model_version"]
-        == xcom(stack, RELEASE, first, "register")["model_version"]
+        stack.airflow.xcom(RELEASE, again, "register")["model_version"]
+        == stack.airflow.xcom(RELEASE, first, "register")["model_version"]
     )
     assert depth(stack, stack.standard_url) == 1
 
@@ -316,27 +275,26 @@ def test_the_sensor_defers_in_the_triggerer_and_the_consumer_fires_from_sqs(stac
     client = MlflowClient(tracking_uri=stack.mlflow.url)
     client.update_run(candidate.run_id, status="RUNNING")  # training goes on elsewhere
     model = unique("deploy-deferred")
-    run_id = trigger(
-        stack,
+    run_id = stack.airflow.trigger(
         RELEASE,
         {"registered_model_name": model, "experiment_name": experiment, "candidate_run_id": candidate.run_id},
     )
 
     def deferred() -> dict[str, Any] | None:
-        ti = task_instance(stack, RELEASE, run_id, "validate")
-        assert ti["state"] not in ("success", "failed", "upstream_failed"), diagnose(stack, RELEASE, run_id)
+        ti = stack.airflow.task_instance(RELEASE, run_id, "validate")
+        assert ti["state"] not in ("success", "failed", "upstream_failed"), stack.airflow.diagnose(RELEASE, run_id)
         return ti if ti["state"] == "deferred" else None
 
-    ti = wait_until("validate deferred", deferred, 180, lambda: diagnose(stack, RELEASE, run_id))
+    ti = wait_until("validate deferred", deferred, 180, lambda: stack.airflow.diagnose(RELEASE, run_id))
     assert ti["trigger"] is not None and ti["trigger"]["classpath"].endswith("MLflowBaselineTrigger"), ti
     time.sleep(6)  # more than one poll of the trigger (every 5 s): still waiting for the run
-    assert task_instance(stack, RELEASE, run_id, "validate")["state"] == "deferred"
+    assert stack.airflow.task_instance(RELEASE, run_id, "validate")["state"] == "deferred"
 
     client.set_terminated(candidate.run_id, status="FINISHED")
-    wait_run(stack, RELEASE, run_id)
-    assert task_instance(stack, RELEASE, run_id, "validate")["try_number"] == 1  # resumed, not retried
-    version = str(xcom(stack, RELEASE, run_id, "register")["model_version"])
-    assert xcom(stack, RELEASE, run_id, "announce")["outcome"] == "published"
+    stack.airflow.wait_run(RELEASE, run_id)
+    assert stack.airflow.task_instance(RELEASE, run_id, "validate")["try_number"] == 1  # resumed, not retried
+    version = str(stack.airflow.xcom(RELEASE, run_id, "register")["model_version"])
+    assert stack.airflow.xcom(RELEASE, run_id, "announce")["outcome"] == "published"
 
     # The announcement went to the FIFO queue the consumer's AssetWatcher (MessageQueueTrigger) watches.
     def consumer_run() -> str | None:
@@ -344,8 +302,8 @@ def test_the_sensor_defers_in_the_triggerer_and_the_consumer_fires_from_sqs(stac
         return next((r["dag_run_id"] for r in runs if r["state"] in ("success", "failed")), None)
 
     consumed = wait_until("consumer run", consumer_run, 180, lambda: stack.airflow.log_tail("triggerer"))
-    wait_run(stack, CONSUMER, consumed)
-    assert {"model_id": model, "model_version": version} in xcom(stack, CONSUMER, consumed, "deploy")
+    stack.airflow.wait_run(CONSUMER, consumed)
+    assert {"model_id": model, "model_version": version} in stack.airflow.xcom(CONSUMER, consumed, "deploy")
 
 
 # On call.

@@ -6,18 +6,13 @@ collects it and reports it skipped.
 
 from __future__ import annotations
 
-import os
-
 import pytest
+
+from tests.gated import skip_unless_enabled
 
 RUN_VARIABLE = "HOKUSAI_INSTALL_TEST"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the install tests unless ``HOKUSAI_INSTALL_TEST=1`` (set by ``make test-install``)."""
-    if os.environ.get(RUN_VARIABLE) == "1":
-        return
-    skip = pytest.mark.skip(reason=f"clean install: run with make test-install ({RUN_VARIABLE}=1)")
-    for item in items:
-        if item.get_closest_marker("install"):
-            item.add_marker(skip)
+    skip_unless_enabled(items, marker="install", variable=RUN_VARIABLE, what="clean install", target="test-install")

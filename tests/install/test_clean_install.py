@@ -50,7 +50,13 @@ RECONCILE, RETRY, EVENTS = "hokusai_reconcile_announcements", "hokusai_announce_
 PROVIDER_DAGS = [RECONCILE, RETRY, EVENTS, "hokusai_registry_discovery"]
 WEBHOOK_SECRET = "install-webhook-secret-6d0b1f3e9a"
 REDIS_PASSWORD = "install-Redis-pw-91ab"
-MLFLOW_ENV = {"MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https"}
+MLFLOW_ENV = {
+    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    # The server caches its webhook list per event type for this many seconds (60 by default): the earlier tests
+    # register versions, so a webhook created less than a minute later would miss the next one (docs/webhooks.md).
+    "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+}
 
 
 @dataclass
@@ -356,7 +362,12 @@ def test_a_version_registered_by_plain_mlflow_is_announced_once_through_the_webh
             runs = stack.airflow.api("GET", f"/api/v2/dags/{EVENTS}/dagRuns").json()["dag_runs"]
             seen = [(r["dag_run_id"], r["state"]) for r in runs]
             details = "\n".join(diagnose(stack, EVENTS, r["dag_run_id"]) for r in runs[-2:])
-            return f"events runs: {seen}\nversion tags: {version_tags(stack, name, version)}\n{details}"
+            api_log = (stack.airflow.home / "api-server.log").read_text(errors="replace").splitlines()
+            deliveries = "\n".join(line for line in api_log if "webhook" in line.lower())
+            return (
+                f"events runs: {seen}\nversion tags: {version_tags(stack, name, version)}\n{details}\n"
+                f"webhook lines of the API server's log:\n{deliveries}"
+            )
 
         outcome = wait_until("the events DAG announcing the version", published_by_events, 180, explain)
         time.sleep(5)  # a late duplicate event or run would have published by now

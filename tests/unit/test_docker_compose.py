@@ -1,7 +1,9 @@
 """
 Static checks of docker-compose.yaml (no Docker engine runs here): it parses, every reference resolves, every
-bind-mounted path and build input exists in the repository, images are pinned to the versions the tests use,
-and the connections it defines are exactly the ones the example DAGs and the health endpoint use.
+bind-mounted path and build input exists in the repository, images are pinned to the versions the tests use, the
+connections airflow-init adds are of the provider's types and exactly the ones the DAGs, the health endpoint and the
+webhook receiver use, MLflow's webhooks are wired as docs/webhooks.md says, and the shell scripts parse (the init
+script also runs twice against a stand-in ``airflow`` command).
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shlex
+import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -21,6 +27,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"
 DAGS = REPO / "dags"
+#: The DAG files the stack's DAG processor loads: the example DAGs and, through dags/hokusai_provider_dags.py, the
+#: provider's own.
+DAG_SOURCES = (DAGS, REPO / "airflow_provider_hokusai" / "dags")
+#: How docs/installation.md and docs/webhooks.md make the webhook secret.
+WEBHOOK_SECRET = "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
 AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer", "celery worker"}
 ENV_READERS = {"os.environ.get", "os.getenv", "environ.get", "getenv"}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?[-?+](?P<default>[^}]*))?\}")
@@ -74,11 +85,66 @@ def connection_env(env: Mapping[str, str]) -> dict[str, str]:
     return {k.removeprefix("AIRFLOW_CONN_").lower(): v for k, v in env.items() if k.startswith("AIRFLOW_CONN_")}
 
 
+def shell_scripts() -> dict[str, str]:
+    """The ``bash -c`` scripts of the one-shot services, as the shell gets them (after compose's interpolation)."""
+    bash = ["/bin/bash", "-c"]
+    return {n: interpolate(s["command"][0]) for n, s in services().items() if s.get("entrypoint") == bash}
+
+
+def _connection(options: list[str], variables: Mapping[str, str]) -> dict[str, Any]:
+    conn: dict[str, Any] = {}
+    for flag, word in zip(options[::2], options[1::2], strict=True):
+        value = variables.get(word.removeprefix("$"), word) if word.startswith("$") and " " not in word else word
+        field = flag.removeprefix("--conn-")
+        conn["conn_type" if field == "type" else field] = (
+            json.loads(value) if field == "extra" else int(value) if field == "port" else value
+        )
+    return conn
+
+
+def added_connections() -> dict[str, dict[str, Any]]:
+    """
+    What airflow-init's ``airflow connections add`` commands add: ``{conn_id: {conn_type, host, port, ..., extra}}``,
+    shell variables the options name (``"$sqs_extra"``) resolved. Each must go through ``add_once``.
+    """
+    script = shell_scripts()["airflow-init"].replace("\\\n", " ")
+    variables = dict(re.findall(r"^(\w+)='([^']*)'$", script, re.M))
+    added: dict[str, dict[str, Any]] = {}
+    for line in script.splitlines():
+        words = shlex.split(line, comments=True)
+        if words[1:4] != ["airflow", "connections", "add"] and words[:3] != ["airflow", "connections", "add"]:
+            continue
+        assert words[0] == "add_once", f"added without add_once (a second `up` would fail): {line.strip()}"
+        assert words[4] not in added, f"{words[4]} added twice"
+        added[words[4]] = _connection(words[5:], variables)
+    return added
+
+
+# A stand-in for the ``airflow`` command: connections in a file, one "<id> <type>" line each; `connections add`
+# refuses an id that exists, as Airflow's does (SystemExit, exit 1).
+FAKE_AIRFLOW = """#!/bin/bash
+set -eu
+state="$FAKE_AIRFLOW_STATE"
+touch "$state"
+case "$1 ${2:-}" in
+  "db migrate") ;;
+  "providers list") echo "airflow-provider-hokusai | Hokusai | 0.1.0" ;;
+  "connections list") echo "conn_id conn_type"; cat "$state" ;;
+  "connections add")
+    if grep -q "^$3 " "$state"; then echo "A connection with conn_id=$3 already exists." >&2; exit 1; fi
+    type=$(printf '%s\\n' "$@" | grep -A1 -x -- --conn-type | tail -n 1)
+    echo "$3 $type" >> "$state"
+    echo "Successfully added conn_id=$3" ;;
+  *) echo "unexpected: airflow $*" >&2; exit 2 ;;
+esac
+"""
+
+
 # What the example DAGs use, read from their source.
 
 
 def _dag_files() -> list[Path]:
-    return sorted(p for p in DAGS.rglob("*.py") if not p.name.startswith("_"))
+    return sorted(p for d in DAG_SOURCES for p in d.rglob("*.py") if not p.name.startswith("_"))
 
 
 def _module_strings(tree: ast.Module) -> dict[str, str]:
@@ -322,78 +388,195 @@ def test_published_ports_are_loopback_only() -> None:
             assert str(port).startswith("127.0.0.1:"), f"{name}: port {port} is published beyond loopback"
 
 
-# Connections
+# Connections: added by airflow-init into the metadata database, as docs/installation.md adds them
+
+
+def test_no_connection_comes_from_the_environment() -> None:
+    # The UI shows, edits and tests only connections of the metadata database; no example DAG needs another.
+    for name, service in services().items():
+        assert not connection_env(environment(service)), f"{name}: AIRFLOW_CONN_* set; add it in airflow-init instead"
 
 
 def test_dags_declare_connection_ids() -> None:
     found = dag_conn_ids()
-    assert found, (
-        f"no connection id found in {DAGS}: expected `*conn_id=` arguments, `*CONN_ID = '...'` constants or "
-        "Params named *conn_id* in the example DAGs"
-    )
+    assert {"hokusai_model_release.py", "common.py"} <= set(found), found
 
 
-def test_every_dag_connection_is_configured_for_every_airflow_component() -> None:
-    used = set().union(*dag_conn_ids().values()) if dag_conn_ids() else set()
-    assert used, "the example DAGs use no connection id"
-    for name, service in airflow_services().items():
-        configured = set(connection_env(environment(service)))
-        missing = used - configured
-        assert not missing, f"{name}: no AIRFLOW_CONN_* for {sorted(missing)} used by {dag_conn_ids()}"
+def test_every_connection_a_dag_uses_is_added() -> None:
+    from airflow_provider_hokusai.cli.webhook import SECRET_CONN_ID
+
+    used = set().union(*dag_conn_ids().values()) | {SECRET_CONN_ID}
+    missing = used - set(added_connections())
+    assert not missing, f"airflow-init adds no connection {sorted(missing)} (used by {dag_conn_ids()})"
 
 
-def test_every_configured_connection_is_used() -> None:
-    used = set().union(*dag_conn_ids().values())
-    for name, service in airflow_services().items():
-        env = environment(service)
-        health = {c.strip() for c in env.get("AIRFLOW__HOKUSAI__HEALTH_QUEUE_CONN_IDS", "").split(",") if c.strip()}
-        configured = set(connection_env(env))
-        assert health <= configured, f"{name}: health endpoint checks unknown connection(s) {health - configured}"
-        unused = configured - used - health
-        assert not unused, f"{name}: AIRFLOW_CONN_* for {sorted(unused)} used by no DAG nor the health endpoint"
+def test_every_added_connection_is_used_and_of_a_type_the_provider_registers() -> None:
+    from airflow_provider_hokusai.cli.webhook import SECRET_CONN_ID
+    from airflow_provider_hokusai.get_provider_info import get_provider_info
+
+    provider_types = {t["connection-type"] for t in get_provider_info()["connection-types"]}
+    added = added_connections()
+    health = {c.strip() for c in environment(services()["airflow-apiserver"])["AIRFLOW__HOKUSAI__HEALTH_QUEUE_CONN_IDS"]
+              .split(",")}  # fmt: skip
+    assert health <= set(added), f"the health endpoint checks connection(s) never added: {health - set(added)}"
+    unused = set(added) - set().union(*dag_conn_ids().values()) - health - {SECRET_CONN_ID}
+    assert not unused, f"airflow-init adds {sorted(unused)}, used by no DAG, the health endpoint nor the webhook"
+    # The secret's connection is of any type (docs/webhooks.md); every other one is the provider's, with its Test.
+    assert added.pop(SECRET_CONN_ID) == {"conn_type": "generic", "password": WEBHOOK_SECRET}
+    for conn_id, conn in added.items():
+        assert conn["conn_type"] in provider_types, f"{conn_id}: type {conn['conn_type']} is not the provider's"
+    assert {c: added[c]["conn_type"] for c in ("mlflow_default", "hokusai_queue", "hokusai_redis")} == {
+        "mlflow_default": "mlflow",
+        "hokusai_queue": "hokusai_sqs",
+        "hokusai_redis": "hokusai_redis",
+    }
 
 
-def _hosts(value: str) -> Iterator[str]:
-    """Hosts a connection points at: the URI's, or the JSON's host and any URL in its extra."""
-    value = value.strip()
-    if value.startswith("{"):
-        conn = json.loads(value)
-        if conn.get("host"):
-            yield str(conn["host"])
-        for extra in (conn.get("extra") or {}).values():
-            if isinstance(extra, str) and "://" in extra:
-                yield urlsplit(extra).hostname or ""
-    else:
-        yield urlsplit(value).hostname or ""
-
-
-def test_connections_parse_and_point_at_services_of_the_stack() -> None:
+def test_connections_point_at_services_of_the_stack() -> None:
     names = set(services())
-    for name, service in airflow_services().items():
-        for conn_id, value in connection_env(environment(service)).items():
-            hosts = list(_hosts(value))
-            assert hosts, f"{name}: connection {conn_id} points nowhere"
-            for host in hosts:
-                assert host in names, f"{name}: connection {conn_id} points at {host!r}, not a compose service"
+    for conn_id, conn in added_connections().items():
+        hosts = [conn["host"]] if "host" in conn else []
+        # ui_url is for the browser (the MLflow link on task instances), the rest for the Airflow containers.
+        extra = {k: v for k, v in conn.get("extra", {}).items() if k != "ui_url"}
+        hosts += [urlsplit(v).hostname or "" for v in extra.values() if "://" in str(v)]
+        for host in hosts:
+            assert host in names, f"{conn_id} points at {host!r}, not a compose service"
+    mlflow = added_connections()["mlflow_default"]
+    assert f"--port={mlflow['port']}" in services()["mlflow"]["command"]
+    assert f"127.0.0.1:{urlsplit(mlflow['extra']['ui_url']).port}:{mlflow['port']}" in services()["mlflow"]["ports"]
 
 
-def test_environment_the_dags_read_is_set_and_the_sqs_queue_is_created() -> None:
+def test_the_release_publishes_to_the_fifo_queue_the_consumer_watches() -> None:
+    added = added_connections()
+    queue_url = urlsplit(environment(services()["airflow-triggerer"])["HOKUSAI_MODEL_READY_SQS_QUEUE_URL"])
+    queue = queue_url.path.rsplit("/", 1)[-1]
+    assert queue.endswith(".fifo") and environment(services()["sqs-init"])["HOKUSAI_SQS_QUEUE"] == queue
+    for conn_id in ("hokusai_queue", "hokusai_sqs"):
+        extra = added[conn_id]["extra"]
+        # The queue hooks' default queue is the extra "queue"; the endpoint is the sqs service, as sqs-init's.
+        assert extra["queue"] == queue, conn_id
+        assert extra["endpoint_url"] == f"{queue_url.scheme}://{queue_url.netloc}", conn_id
+        assert extra["endpoint_url"] == environment(services()["sqs-init"])["HOKUSAI_SQS_ENDPOINT_URL"], conn_id
+
+
+def test_environment_the_dags_read_is_set() -> None:
     wanted = dag_environment_variables()
     for name, service in airflow_services().items():
-        env = environment(service)
-        missing = wanted - set(env)
+        missing = wanted - set(environment(service))
         assert not missing, f"{name}: DAGs read {sorted(missing)} from the environment; not set"
-    if "HOKUSAI_MODEL_READY_SQS_QUEUE_URL" in wanted:
-        env = environment(services()["airflow-triggerer"])
-        queue_url = env["HOKUSAI_MODEL_READY_SQS_QUEUE_URL"]
-        parts = urlsplit(queue_url)
-        assert parts.hostname in services(), queue_url
-        queue = parts.path.rsplit("/", 1)[-1]
-        assert environment(services()["sqs-init"])["HOKUSAI_SQS_QUEUE"] == queue
-        publish = json.loads(env["AIRFLOW_CONN_HOKUSAI_QUEUE"])
-        assert publish["extra"]["endpoint_url"] == f"{parts.scheme}://{parts.netloc}"
-        # get_queue_hook's default queue is the connection extra "queue".
-        assert publish["extra"]["queue"] == queue, "the release DAG must publish to the queue the consumer watches"
+
+
+def test_the_connection_test_button_is_enabled() -> None:
+    for name, service in airflow_services().items():
+        assert environment(service).get("AIRFLOW__CORE__TEST_CONNECTION") == "Enabled", name
+
+
+def test_shell_scripts_parse() -> None:
+    scripts = shell_scripts()
+    assert {"airflow-init", "webhook-setup"} <= set(scripts)
+    for name, script in scripts.items():
+        checked = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True, check=False)
+        assert checked.returncode == 0, f"{name}: {checked.stderr}"
+
+
+def test_airflow_init_adds_each_connection_once_and_runs_again_without_failing(tmp_path: Path) -> None:
+    """
+    The init script against a stand-in ``airflow`` command that, like the real one, refuses to add an id that
+    exists (exit 1) and lists ids under a header with ``--output plain``: a second ``up`` adds nothing and succeeds.
+    """
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "airflow").write_text(FAKE_AIRFLOW)
+    (bin_dir / "airflow").chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "FAKE_AIRFLOW_STATE": str(tmp_path / "connections"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "passwords.json"),
+    }
+    script = shell_scripts()["airflow-init"]
+    runs = [subprocess.run(["bash", "-c", script], env=env, text=True, capture_output=True, check=False)
+            for _ in range(2)]  # fmt: skip
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    state = (tmp_path / "connections").read_text().splitlines()
+    assert sorted(line.split()[0] for line in state) == sorted(added_connections())
+    assert runs[0].stdout.count("Successfully added") == len(added_connections())
+    assert "Successfully added" not in runs[1].stdout
+    assert runs[1].stdout.count("exists: kept") == len(added_connections())
+    assert json.loads((tmp_path / "passwords.json").read_text()) == {"admin": "admin"}
+
+
+# MLflow's registry webhooks (docs/webhooks.md)
+
+
+def test_mlflow_may_deliver_to_the_api_server_and_keeps_its_secret() -> None:
+    from cryptography.fernet import Fernet
+
+    mlflow = services()["mlflow"]
+    env = environment(mlflow)
+    assert env["MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"] == "true"
+    assert "http" in env["MLFLOW_WEBHOOK_ALLOWED_SCHEMES"].split(",")
+    Fernet(env["MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY"])  # a valid key, or this raises
+    raw_key = mlflow["environment"]["MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY"]
+    assert raw_key.startswith("${MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY:-"), "the placeholder must be overridable"
+    # MLflow's default (60 s) would drop deliveries of versions registered in the first minute after setup.
+    assert 0 < int(env["MLFLOW_WEBHOOK_CACHE_TTL"]) <= 10
+
+
+def test_webhook_setup_runs_the_cli_once_the_api_server_is_healthy() -> None:
+    setup = services()["webhook-setup"]
+    assert str(setup["restart"]) == "no"
+    deps = setup["depends_on"]
+    assert deps["airflow-apiserver"]["condition"] == "service_healthy"
+    assert deps["mlflow"]["condition"] == "service_healthy"
+    assert deps["airflow-init"]["condition"] == "service_completed_successfully"
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["hokusai-webhook"] == "airflow_provider_hokusai.cli.webhook:main"
+    match = re.search(r"^hokusai-webhook setup --api-url (\S+)$", shell_scripts()["webhook-setup"], re.M)
+    assert match, "webhook-setup does not run `hokusai-webhook setup --api-url ...`"
+    api = urlsplit(match[1])
+    # The API server's container port, as MLflow reaches it inside the stack.
+    container_ports = {int(str(p).rsplit(":", 1)[1]) for p in services()["airflow-apiserver"]["ports"]}
+    assert (api.scheme, api.hostname) == ("http", "airflow-apiserver") and api.port in container_ports, match[1]
+    for doc in ("installation.md", "webhooks.md"):
+        assert "hokusai-webhook setup --api-url" in (REPO / "docs" / doc).read_text(), doc
+
+
+def test_webhook_setup_prints_what_next_and_the_docs_say_the_same() -> None:
+    script = shell_scripts()["webhook-setup"]
+    what_next = script[script.index("<<EOF") :]
+    published = {str(p).split(":")[1]: n for n, s in services().items() for p in s.get("ports") or []}
+    for url in re.findall(r"https?://localhost:\d+\S*", what_next):
+        assert urlsplit(url).port is not None and str(urlsplit(url).port) in published, url
+    assert published["8080"] == "airflow-apiserver" and published["5000"] == "mlflow"
+    for path in ("/hokusai/ui/", "/hokusai/health"):
+        assert f"http://localhost:8080{path}" in what_next, path
+    assert 'DAG_ID = "hokusai_model_release"' in (DAGS / "hokusai_model_release.py").read_text()
+    commands = re.findall(r"^\s*(docker compose exec .+)$", what_next, re.M)
+    assert "airflow dags trigger hokusai_model_release" in " ".join(commands)
+    docs = (REPO / "docs" / "installation.md").read_text()
+    for command in commands:
+        assert command.strip() in docs, f"docs/installation.md does not show {command.strip()!r}"
+    assert "docker compose logs webhook-setup" in docs
+
+
+# Airflow's defaults and the provider's DAGs (docs/installation.md)
+
+
+def test_no_lazy_discover_providers_override_anywhere() -> None:
+    files = [COMPOSE, *(p for p in (REPO / "docker").rglob("*") if p.is_file())]
+    for path in files:
+        assert "lazy_discover_providers" not in path.read_text().lower(), path
+
+
+def test_the_provider_dags_are_loaded_by_the_one_line_file_of_the_docs() -> None:
+    docs = (REPO / "docs" / "installation.md").read_text()
+    line = re.search(r"```python\n(from airflow_provider_hokusai\.dags import \*[^\n]*)\n```", docs)
+    assert line, "docs/installation.md shows no one-line DAG file"
+    assert (DAGS / "hokusai_provider_dags.py").read_text().strip() == line[1]
+    for name, service in airflow_services().items():
+        assert "./dags:/opt/airflow/dags:ro" in service["volumes"], name
 
 
 # The CeleryExecutor profile
@@ -426,8 +609,8 @@ def test_celery_broker_and_result_backend_are_services_of_the_stack_apart_from_t
     assert (backend.scheme, backend.hostname) == ("postgresql+psycopg2", "postgres")
     # The broker's Redis database is not the one announcements are pushed to (the queue hooks, like Airflow's
     # RedisHook, read it from the extra ``db``, default 0; Celery from the URL's path).
-    queue_dbs = {int(parse_qs(urlsplit(v).query).get("db", ["0"])[0]) for v in connection_env(env).values()
-                 if v.startswith("redis://")}  # fmt: skip
+    queue_dbs = {int(c.get("extra", {}).get("db", 0)) for c in added_connections().values()
+                 if c["conn_type"] in {"redis", "hokusai_redis"}}  # fmt: skip
     assert queue_dbs and int(broker.path.strip("/") or 0) not in queue_dbs
     for name, service in airflow_services().items():
         same = environment(service)

@@ -64,3 +64,17 @@ def test_a_factory_builds_its_dag_alone_with_other_settings() -> None:
     (task,) = dags["my_reconcile"].tasks
     assert (dags["my_reconcile"].schedule, task.queue_conn_id) == (None, "my_queue")
     assert reconcile_announcements_dag().schedule == "@hourly"
+
+
+def test_every_factory_takes_the_same_settings_and_keeps_its_own_defaults() -> None:
+    from airflow.sdk import Asset
+
+    from airflow_provider_hokusai.dags.registry_events import registry_events_dag
+
+    shipped = registry_events_dag()
+    assert shipped.schedule == [Asset("hokusai_model_version_registered")]
+    assert "Connections: ``mlflow_default``" in (shipped.doc_md or "")
+    manual = registry_events_dag(dag_id="events_by_hand", schedule=None, mlflow_conn_id="m", queue_conn_id="q")
+    assert (manual.dag_id, manual.schedule) == ("events_by_hand", None)
+    # Each DAG built gets its own params: a change to one DAG's cannot reach the next one built.
+    assert manual.params.get_param("queue_name") is not shipped.params.get_param("queue_name")
