@@ -210,7 +210,7 @@ async def _fleet(config: dict[str, Any]) -> dict[str, Any]:
 @contextmanager
 def timing_looks() -> Iterator[list[tuple[float, float]]]:
     """``(CPU seconds of the look thread, wall seconds)`` of every batched look taken while the block runs."""
-    from airflow_provider_hokusai.triggers.looks import BatchedLooks
+    from airflow_provider_hokusai.triggers._looks import BatchedLooks
 
     timed: list[tuple[float, float]] = []
     original = BatchedLooks.__call__
@@ -353,7 +353,7 @@ def summarize(
     n: int, variant: str, interval: float, result: dict[str, Any], finished: dict[str, tuple[float, float]]
 ) -> dict[str, Any]:
     """The figures of one fleet, with its goals; the delay counts from the finish's acknowledgement."""
-    from airflow_provider_hokusai.triggers.looks import RUN_IDS_PER_SEARCH
+    from airflow_provider_hokusai.triggers._looks import RUN_IDS_PER_SEARCH
 
     events = result["events"]
     delays = [events[r][0] - acked for r, (_, acked) in finished.items() if r in events]

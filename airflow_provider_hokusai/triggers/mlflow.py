@@ -22,8 +22,8 @@ from airflow_provider_hokusai.gate.baseline import (
 )
 from airflow_provider_hokusai.gate.check import check_baseline
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-from airflow_provider_hokusai.triggers.looks import BatchedLooks
-from airflow_provider_hokusai.triggers.poller import LookPoller
+from airflow_provider_hokusai.triggers._looks import BatchedLooks
+from airflow_provider_hokusai.triggers._poller import LookPoller
 from airflow_provider_hokusai.utils.validation import validate
 
 __all__ = ["LOOK_THREADS", "MLflowBaselineTrigger"]
@@ -104,9 +104,9 @@ class MLflowBaselineTrigger(BaseTrigger):
     Poll an MLflow run until it is no longer RUNNING/SCHEDULED, then compare its metric with the baseline.
 
     The triggers of one process waiting on the same connection share one look per poll
-    (:class:`~airflow_provider_hokusai.triggers.poller.LookPoller`): one ``runs/search`` request for up to
-    :data:`~airflow_provider_hokusai.triggers.looks.RUN_IDS_PER_SEARCH` of their runs, asking only which have ended
-    (:class:`~airflow_provider_hokusai.triggers.looks.BatchedLooks`), in a worker thread of a pool of
+    (:class:`~airflow_provider_hokusai.triggers._poller.LookPoller`): one ``runs/search`` request for up to
+    :data:`~airflow_provider_hokusai.triggers._looks.RUN_IDS_PER_SEARCH` of their runs, asking only which have ended
+    (:class:`~airflow_provider_hokusai.triggers._looks.BatchedLooks`), in a worker thread of a pool of
     :data:`LOOK_THREADS`, so the triggerer's event loop never waits on the network; each trigger is then decided by
     its own check, as when it looks alone. Yields exactly one event, primitives only, with the keys
     ``status``, ``reason``, ``error`` and ``evidence``:

@@ -17,8 +17,8 @@ from airflow_provider_hokusai.gate.check import check_baseline
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.registry.stores import MLflowStores
 from airflow_provider_hokusai.registry.syntax import runs_filter
-from airflow_provider_hokusai.triggers.looks import RUN_IDS_PER_SEARCH, BatchedLooks, chunks
-from airflow_provider_hokusai.triggers.poller import Ask, LookPoller
+from airflow_provider_hokusai.triggers._looks import RUN_IDS_PER_SEARCH, BatchedLooks, chunks
+from airflow_provider_hokusai.triggers._poller import Ask, LookPoller
 
 POOL = ThreadPoolExecutor(2)
 

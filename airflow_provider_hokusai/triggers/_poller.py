@@ -3,7 +3,7 @@ A connection's poller: the gates of one triggerer process that wait on the same 
 poll, taken in a worker thread, and each gate is woken with its own outcome.
 
 The poller knows nothing of MLflow: what a look reads and decides is the look function it is given
-(:class:`airflow_provider_hokusai.triggers.looks.BatchedLooks` for the baseline trigger), which it calls in a worker
+(:class:`airflow_provider_hokusai.triggers._looks.BatchedLooks` for the baseline trigger), which it calls in a worker
 thread with the asks that are due and which yields their outcomes a batch at a time (one search's worth).
 """
 

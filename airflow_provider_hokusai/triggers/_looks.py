@@ -24,7 +24,7 @@ from airflow_provider_hokusai.registry.syntax import PLAIN_RUN_ID, runs_filter
 if TYPE_CHECKING:
     from mlflow.entities import Experiment, Run
 
-    from airflow_provider_hokusai.triggers.poller import Ask
+    from airflow_provider_hokusai.triggers._poller import Ask
 
 __all__ = ["RUN_IDS_PER_SEARCH", "SINGLE_READS", "BatchedLooks", "LookHook", "chunks"]
 
@@ -121,7 +121,7 @@ def _outcome(ask: Ask, hook: LookHook) -> Any:
 
 class BatchedLooks:
     """
-    The look function of a connection's :class:`~airflow_provider_hokusai.triggers.poller.LookPoller`; remembers
+    The look function of a connection's :class:`~airflow_provider_hokusai.triggers._poller.LookPoller`; remembers
     each member gate's run between looks.
 
     :param hook: Returns the connection's hook, its stores open (called in the worker thread).
