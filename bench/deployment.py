@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from hokusai_testkit.airflow import AirflowDeployment
-from hokusai_testkit.mlflow import MLflowServer, create_run, running_mlflow_server, unique, validated_tags
+from hokusai_testkit.mlflow import (
+    MLflowServer,
+    create_run,
+    registered_version,
+    running_mlflow_server,
+    unique,
+    validated_tags,
+)
 from hokusai_testkit.ports import LOOPBACK
 from hokusai_testkit.postgres import own_database
 from hokusai_testkit.sqs import ACCESS_KEY, REGION, SECRET_KEY, MotoServer, create_queues, start_moto
@@ -149,14 +156,8 @@ def announcing(model_name: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def validated_version(bench: Bench) -> tuple[str, str]:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=bench.mlflow.url, registry_uri=bench.mlflow.url)
-    run_id = create_run(bench.mlflow.url, unique("bench-exp"), metrics={"accuracy": 0.95})
-    name = unique("bench-announce")
-    client.create_registered_model(name)
-    version = client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=validated_tags())
-    return name, str(version.version)
+    name, version, _ = registered_version(bench.mlflow.url, validated_tags(), "bench-announce")
+    return name, version
 
 
 def task_seconds(bench: Bench, dag_id: str, conf: dict[str, Any]) -> float:

@@ -23,6 +23,8 @@ __all__ = [
     "build_wheel",
     "cell_virtualenv",
     "installed_versions",
+    "lock_pins",
+    "locked_virtualenv",
     "site_packages_size",
 ]
 
@@ -99,6 +101,27 @@ def build_wheel(uv: Path, project: Path, out_dir: Path) -> Path:
     _run([str(uv), "build", "--wheel", "--out-dir", str(out_dir), str(project)])
     (wheel,) = out_dir.glob("airflow_provider_hokusai-*.whl")
     return wheel
+
+
+def lock_pins(lock: Path) -> dict[str, str]:
+    """``name -> version`` of a ``uv pip compile`` lock file (requirements/lock.txt)."""
+    pins = {}
+    for line in lock.read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith((" ", "#", "-")):
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def locked_virtualenv(venv: Path, uv: Path, python: str, pins: Mapping[str, str]) -> list[str]:
+    """
+    A fresh virtualenv at ``venv``; the ``uv pip install`` command that installs into it with every version as
+    ``pins`` has it (as constraints, so that ``uv`` resolves from its cache). Requirements follow the command.
+    """
+    _run([str(uv), "venv", "--quiet", "--python", python, str(venv)])
+    constraints = venv / "constraints.txt"
+    constraints.write_text("".join(f"{name}=={version}\n" for name, version in pins.items()))
+    return [str(uv), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "-c", str(constraints)]
 
 
 def cell_virtualenv(cell: Cell, wheel: Path, venv: Path, uv: Path, python: str) -> Path:

@@ -36,6 +36,7 @@ from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from hokusai_testkit.airflow import AirflowDeployment
+from hokusai_testkit.matrix import build_wheel, lock_pins, locked_virtualenv
 from hokusai_testkit.mlflow import MLflowServer, create_run, running_mlflow_server, unique, validated_tags
 from hokusai_testkit.postgres import own_database
 from hokusai_testkit.redis import RedisProcess, start_redis
@@ -46,6 +47,7 @@ pytestmark = [pytest.mark.install, pytest.mark.timeout(900)]
 REPO = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).parent / "uv"
 ONE_LINE_DAG_FILE = REPO / "dags" / "hokusai_provider_dags.py"
+LOCK = REPO / "requirements" / "lock.txt"
 RECONCILE, RETRY, EVENTS = "hokusai_reconcile_announcements", "hokusai_announce_only", "hokusai_registry_events"
 PROVIDER_DAGS = [RECONCILE, RETRY, EVENTS, "hokusai_registry_discovery"]
 WEBHOOK_SECRET = "install-webhook-secret-6d0b1f3e9a"
@@ -90,16 +92,6 @@ class Stack:
     timings: Timings
 
 
-def lock_pins() -> dict[str, str]:
-    """``name -> version`` of requirements/lock.txt."""
-    pins = {}
-    for line in (REPO / "requirements" / "lock.txt").read_text().splitlines():
-        name, sep, version = line.partition("==")
-        if sep and not line.startswith((" ", "#", "-")):
-            pins[name.strip().lower()] = version.strip()
-    return pins
-
-
 def run(args: list[str], timeout: float = 600, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
     assert done.returncode == 0, f"{' '.join(args[:4])} exited {done.returncode}:\n{done.stderr[-3000:]}"
@@ -108,24 +100,20 @@ def run(args: list[str], timeout: float = 600, **kwargs: Any) -> subprocess.Comp
 
 def clean_virtualenv(root: Path) -> Path:
     """Build the wheel, create a fresh virtualenv, install it with ``[all]``, Airflow and the drivers only."""
-    wheels = root / "wheel"
-    run([str(UV), "build", "--wheel", "--out-dir", str(wheels), str(REPO)])
-    (wheel,) = wheels.glob("airflow_provider_hokusai-*.whl")
+    wheel = build_wheel(UV, REPO, root / "wheel")
     venv = root / "venv"
-    run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)])
-    pins = lock_pins()
-    constraints = root / "constraints.txt"  # every version as locked, so that uv resolves from its cache
-    constraints.write_text("".join(f"{name}=={version}\n" for name, version in pins.items()))
-    requirements = [
-        f"apache-airflow=={pins['apache-airflow']}",
-        f"airflow-provider-hokusai[all] @ {wheel.as_uri()}",
-        f"psycopg2-binary=={pins['psycopg2-binary']}",
-        f"asyncpg=={pins['asyncpg']}",
-    ]
-    python = venv / "bin" / "python"
+    pins = lock_pins(LOCK)
+    install = locked_virtualenv(venv, UV, sys.executable, pins)
     run(
-        [str(UV), "pip", "install", "--quiet", "--python", str(python), "--constraint", str(constraints), *requirements]
+        [
+            *install,
+            f"apache-airflow=={pins['apache-airflow']}",
+            f"airflow-provider-hokusai[all] @ {wheel.as_uri()}",
+            f"psycopg2-binary=={pins['psycopg2-binary']}",
+            f"asyncpg=={pins['asyncpg']}",
+        ]
     )
+    python = venv / "bin" / "python"
     # The provider comes from the wheel in the virtualenv, not from this checkout.
     where = run([str(python), "-c", "import airflow_provider_hokusai as p; print(p.__file__)"], cwd=root).stdout
     assert where.strip().startswith(str(venv)), where

@@ -31,6 +31,7 @@ from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
 from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from hokusai_testkit.airflow import AirflowDeployment
+from hokusai_testkit.matrix import build_wheel, lock_pins, locked_virtualenv
 from hokusai_testkit.mlflow import MLflowServer, running_mlflow_server
 from hokusai_testkit.postgres import own_database
 from hokusai_testkit.redis import RedisProcess, start_redis
@@ -59,15 +60,6 @@ def shell_commands(block: str) -> list[str]:
     return [shlex.join(words) for words in commands if words]
 
 
-def lock_pins() -> dict[str, str]:
-    pins = {}
-    for line in (REPO / "requirements" / "lock.txt").read_text().splitlines():
-        name, sep, version = line.partition("==")
-        if sep and not line.startswith((" ", "#", "-")):
-            pins[name.strip().lower()] = version.strip()
-    return pins
-
-
 def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False, **kwargs)
     assert done.returncode == 0, f"{shlex.join(args[:6])} exited {done.returncode}:\n{done.stderr[-3000:]}"
@@ -79,15 +71,10 @@ def install_as_readme_says(root: Path) -> Path:
     (pip_line,) = [c for c in shell_commands(readme_block("Install", "bash")) if "[redis]" in c]
     command = shlex.split(pip_line)
     assert command[:2] == ["pip", "install"], pip_line
-    wheels = root / "wheel"
-    run([str(UV), "build", "--wheel", "--out-dir", str(wheels), str(REPO)])
-    (wheel,) = wheels.glob("airflow_provider_hokusai-*.whl")
+    wheel = build_wheel(UV, REPO, root / "wheel")
     venv = root / "venv"
-    run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)])
-    pins = lock_pins()
-    constraints = root / "constraints.txt"  # every version as locked, so that uv resolves from its cache
-    constraints.write_text("".join(f"{name}=={version}\n" for name, version in pins.items()))
-    uv_pip = [str(UV), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "-c", str(constraints)]
+    pins = lock_pins(REPO / "requirements" / "lock.txt")
+    uv_pip = locked_virtualenv(venv, UV, sys.executable, pins)
     users_airflow = [f"{name}=={pins[name]}" for name in ("apache-airflow", "psycopg2-binary", "asyncpg")]
     run([*uv_pip, *users_airflow])
     requirements = [f"{r} @ {wheel.as_uri()}" if r.startswith("airflow-provider-hokusai") else r for r in command[2:]]
