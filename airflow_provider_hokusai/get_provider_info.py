@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_hokusai.hooks.mlflow",
                     "airflow_provider_hokusai.hooks.mlflow_stores",
+                    "airflow_provider_hokusai.hooks.mlflow_rest",
                 ],
             },
             {

@@ -29,6 +29,7 @@ from airflow_provider_hokusai.registry.syntax import (
     filter_literal,
     parse_model_uri,
 )
+from airflow_provider_hokusai.registry.versions import RegistryVersion
 from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:
@@ -152,11 +153,9 @@ class MLflowHook(MLflowStoreHook):
         The value of ``metric_name`` for the model version behind ``model_name@alias``: the metric of the run
         that produced it, else of its logged model. None when the alias does not exist or has no such metric.
         """
-        from mlflow.exceptions import MlflowException
-
         try:
             version = self.get_model_version_by_alias(model_name, alias)
-        except MlflowException as exc:
+        except Exception as exc:
             if is_not_found(exc):
                 return None
             raise
@@ -274,7 +273,7 @@ class MLflowHook(MLflowStoreHook):
 
     def wait_for_model_version_ready(
         self, name: str, version: str | int, *, timeout: float = 300, poll_interval: float = 1.0
-    ) -> ModelVersion:
+    ) -> RegistryVersion:
         """
         Poll until the version is READY.
 

@@ -9,14 +9,17 @@ the provider's reads (the candidate run, the baseline alias, the registration) o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_hokusai.hooks.mlflow_rest import MLflowRestClient
 from airflow_provider_hokusai.registry.connection import MLflowSettings
-from airflow_provider_hokusai.registry.stores import MLflowStores, open_stores
+from airflow_provider_hokusai.registry.rest import is_remote
+from airflow_provider_hokusai.registry.stores import MLflowStores, open_stores, with_credentials
+from airflow_provider_hokusai.registry.versions import RegistryVersion
 from airflow_provider_hokusai.utils.connections import connection
 from airflow_provider_hokusai.utils.redaction import mask_connection
 
@@ -25,9 +28,8 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel
     from mlflow.entities.webhook import Webhook, WebhookTestResult
     from mlflow.store.entities import PagedList
-    from mlflow.utils.rest_utils import MlflowHostCreds
 
-__all__ = ["MLflowStoreHook", "with_credentials"]
+__all__ = ["MLflowStoreHook"]
 
 
 def _events(events: Sequence[Any]) -> list[Any]:
@@ -40,31 +42,6 @@ def _status(status: Any) -> Any:
     from mlflow.entities.webhook import WebhookStatus
 
     return WebhookStatus(status) if isinstance(status, str) else status
-
-
-def with_credentials(repo: Any, host_creds: Callable[[str], MlflowHostCreds]) -> Any:
-    """
-    ``repo`` sending ``host_creds(uri)`` for each request when it is an HTTP artifact repository (the tracking
-    server's ``mlflow-artifacts:/`` proxy included); any other repository as it is.
-    """
-    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
-
-    if not isinstance(repo, HttpArtifactRepository):
-        return repo
-
-    class _Credentialed(type(repo)):  # type: ignore[misc]
-        @property
-        def _host_creds(self) -> MlflowHostCreds:
-            return host_creds(self.artifact_uri)
-
-        @property
-        def _artifact_server_host_creds(self) -> MlflowHostCreds:
-            # MlflowArtifactsRepository's probe of the server's capabilities, at the server's root.
-            root, _, _ = self.artifact_uri.partition("/api/2.0/mlflow-artifacts/artifacts")
-            return host_creds(root.rstrip("/"))
-
-    repo.__class__ = _Credentialed
-    return repo
 
 
 class MLflowStoreHook(BaseHook):
@@ -100,6 +77,15 @@ class MLflowStoreHook(BaseHook):
     def stores(self) -> MLflowStores:
         """The connection's tracking and registry stores, opened on first use and cached (thread-safe to share)."""
         return open_stores(self.settings)
+
+    @cached_property
+    def registry_rest(self) -> MLflowRestClient | None:
+        """
+        The registry's REST API without MLflow's client (a version read, a tag written), when the registry is served
+        over http(s) and its requests need no signing only MLflow's client knows (:meth:`MLflowSettings.http_auth`).
+        """
+        auth = self.settings.http_auth() if is_remote(self.registry_uri) else None
+        return MLflowRestClient(self.registry_uri, auth) if auth is not None else None
 
     def get_conn(self) -> MLflowStores:
         """Return the cached stores."""
@@ -241,13 +227,17 @@ class MLflowStoreHook(BaseHook):
 
     # Model registry.
 
-    def get_model_version(self, name: str, version: str | int) -> ModelVersion:
+    def get_model_version(self, name: str, version: str | int) -> RegistryVersion:
         """One registered model version."""
-        return self.stores.registry.get_model_version(name, str(version))
+        if self.registry_rest is not None:
+            return RegistryVersion.from_rest(self.registry_rest.get_model_version(name, str(version)))
+        return RegistryVersion.from_entity(self.stores.registry.get_model_version(name, str(version)))
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+    def get_model_version_by_alias(self, name: str, alias: str) -> RegistryVersion:
         """The version ``name@alias`` points at."""
-        return self.stores.registry.get_model_version_by_alias(name, alias)
+        if self.registry_rest is not None:
+            return RegistryVersion.from_rest(self.registry_rest.get_model_version_by_alias(name, alias))
+        return RegistryVersion.from_entity(self.stores.registry.get_model_version_by_alias(name, alias))
 
     def search_model_versions(
         self,
@@ -294,6 +284,8 @@ class MLflowStoreHook(BaseHook):
 
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
         """Set (create or overwrite) one tag on a model version: one request, nothing read first."""
+        if self.registry_rest is not None:
+            return self.registry_rest.set_model_version_tag(name, str(version), key, str(value))
         from mlflow.entities.model_registry import ModelVersionTag
 
         self.stores.registry.set_model_version_tag(name, str(version), ModelVersionTag(key, str(value)))

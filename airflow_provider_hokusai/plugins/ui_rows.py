@@ -16,7 +16,7 @@ No I/O here: :mod:`airflow_provider_hokusai.plugins.ui_reader` reads the pages, 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -26,11 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from airflow_provider_hokusai.registry.syntax import name_condition
+from airflow_provider_hokusai.registry.versions import RegistryVersion
 from airflow_provider_hokusai.utils.redaction import redact_text
 
 __all__ = [
     "ORDER_BY",
-    "RegistryVersion",
     "VersionPage",
     "VersionQuery",
     "only_model",
@@ -105,46 +105,6 @@ def search_filter(query: VersionQuery) -> str:
     if query.model:
         clauses.append(name_condition(query.model))
     return " AND ".join(clauses)
-
-
-@dataclass(frozen=True)
-class RegistryVersion:
-    """
-    A model version as a search page returns it, whichever way it was read (REST or a local store's client).
-
-    :param creation_timestamp: Milliseconds since the epoch, as MLflow keeps it; None when unknown.
-    """
-
-    name: str
-    version: str
-    creation_timestamp: int | None = None
-    run_id: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_rest(cls, item: Mapping[str, Any]) -> RegistryVersion:
-        """From one entry of the REST answer's ``model_versions`` (tags as a list of ``{key, value}``)."""
-        found_tags = {str(tag.get("key")): str(tag.get("value", "")) for tag in item.get("tags") or []}
-        created = item.get("creation_timestamp")
-        return cls(
-            name=str(item.get("name", "")),
-            version=str(item.get("version", "")),
-            creation_timestamp=int(created) if created not in (None, "") else None,
-            run_id=item.get("run_id") or None,
-            tags=found_tags,
-        )
-
-    @classmethod
-    def from_entity(cls, version: Any) -> RegistryVersion:
-        """From an ``mlflow.entities.model_registry.ModelVersion``."""
-        created = getattr(version, "creation_timestamp", None)
-        return cls(
-            name=str(version.name),
-            version=str(version.version),
-            creation_timestamp=int(created) if created is not None else None,
-            run_id=getattr(version, "run_id", None) or None,
-            tags=dict(version.tags or {}),
-        )
 
 
 @dataclass(frozen=True)

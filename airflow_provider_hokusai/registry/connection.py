@@ -9,7 +9,10 @@ fails with :class:`~airflow_provider_hokusai.exceptions.InvalidConfigurationErro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REMOTE_SCHEMES",
+    "HttpAuth",
     "MLflowExtra",
     "MLflowSettings",
     "Text",
@@ -114,6 +118,27 @@ def _stripped(value: Any) -> Any:
 Text = Annotated[str | None, BeforeValidator(_stripped)]
 
 
+#: Where MLflow's client alone knows how to sign a request: an auth plugin, AWS SigV4, its credentials file.
+_MLFLOW_ONLY_AUTH = ("MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_AWS_SIGV4")
+_MLFLOW_CREDENTIALS_FILE = Path("~/.mlflow/credentials")
+
+
+class HttpAuth(NamedTuple):
+    """
+    What a request to an http(s) MLflow server carries, as MLflow's ``MlflowHostCreds`` says it, without MLflow.
+
+    :param basic: ``(username, password)`` of HTTP basic auth.
+    :param token: A bearer token.
+    :param verify: ``requests``' ``verify``: False to skip TLS verification, or a CA bundle's path.
+    :param cert: A client certificate's path.
+    """
+
+    basic: tuple[str, str] | None = None
+    token: str | None = None
+    verify: bool | str = True
+    cert: str | None = None
+
+
 class MLflowExtra(BaseModel):
     """The connection's extra; keys of other tools are ignored."""
 
@@ -197,6 +222,27 @@ class MLflowSettings(BaseModel):
             return self.extra.ui_url.rstrip("/")
         remote = urlsplit(self.tracking_uri).scheme in REMOTE_SCHEMES
         return redact_uri(self.tracking_uri).rstrip("/") if remote else None
+
+    def http_auth(self, environ: Mapping[str, str] = os.environ) -> HttpAuth | None:
+        """
+        The credentials of an http(s) request, read as :meth:`host_creds` reads them but without importing MLflow:
+        the connection's own, else MLflow's ``MLFLOW_TRACKING_USERNAME`` / ``_PASSWORD`` / ``_TOKEN`` /
+        ``_INSECURE_TLS`` / ``_SERVER_CERT_PATH`` / ``_CLIENT_CERT_PATH``. None when only MLflow's client can sign the
+        request (``MLFLOW_TRACKING_AUTH``, ``MLFLOW_TRACKING_AWS_SIGV4``, or ``~/.mlflow/credentials``).
+        """
+        if self.password:
+            basic = (self.login, self.password) if self.login else None
+            return HttpAuth(basic, None if self.login else self.password, not self.extra.insecure_tls)
+        if any(environ.get(name) for name in _MLFLOW_ONLY_AUTH) or _MLFLOW_CREDENTIALS_FILE.expanduser().exists():
+            return None
+        username, secret = environ.get("MLFLOW_TRACKING_USERNAME"), environ.get("MLFLOW_TRACKING_PASSWORD")
+        insecure = environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() in ("true", "1")
+        return HttpAuth(
+            (username, secret) if username and secret else None,
+            environ.get("MLFLOW_TRACKING_TOKEN") or None,
+            False if insecure else environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True,
+            environ.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None,
+        )
 
     def host_creds(self, uri: str) -> MlflowHostCreds:
         """

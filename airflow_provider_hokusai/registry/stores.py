@@ -11,6 +11,7 @@ databases, ``file:``) open MLflow's SQLAlchemy or file stores, which need the fu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
@@ -19,9 +20,11 @@ from airflow_provider_hokusai.exceptions import InvalidConfigurationError
 from airflow_provider_hokusai.registry.connection import REMOTE_SCHEMES
 
 if TYPE_CHECKING:
+    from mlflow.utils.rest_utils import MlflowHostCreds
+
     from airflow_provider_hokusai.registry.connection import MLflowSettings
 
-__all__ = ["DATABASE_SCHEMES", "DEFAULT_ARTIFACT_ROOT", "MLflowStores", "open_stores"]
+__all__ = ["DATABASE_SCHEMES", "DEFAULT_ARTIFACT_ROOT", "MLflowStores", "open_stores", "with_credentials"]
 
 #: SQLAlchemy dialects MLflow's database stores accept (``mlflow.store.db.db_types``), with or without a driver.
 DATABASE_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
@@ -107,3 +110,28 @@ def open_stores(settings: MLflowSettings) -> MLflowStores:
         ``mlflow`` package).
     """
     return MLflowStores(_store(settings, settings.tracking_uri, False), _store(settings, settings.registry_uri, True))
+
+
+def with_credentials(repo: Any, host_creds: Callable[[str], MlflowHostCreds]) -> Any:
+    """
+    ``repo`` sending ``host_creds(uri)`` for each request when it is an HTTP artifact repository (the tracking
+    server's ``mlflow-artifacts:/`` proxy included); any other repository as it is.
+    """
+    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
+
+    if not isinstance(repo, HttpArtifactRepository):
+        return repo
+
+    class _Credentialed(type(repo)):  # type: ignore[misc]
+        @property
+        def _host_creds(self) -> MlflowHostCreds:
+            return host_creds(self.artifact_uri)
+
+        @property
+        def _artifact_server_host_creds(self) -> MlflowHostCreds:
+            # MlflowArtifactsRepository's probe of the server's capabilities, at the server's root.
+            root, _, _ = self.artifact_uri.partition("/api/2.0/mlflow-artifacts/artifacts")
+            return host_creds(root.rstrip("/"))
+
+    repo.__class__ = _Credentialed
+    return repo

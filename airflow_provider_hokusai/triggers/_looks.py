@@ -58,6 +58,7 @@ class LookHook(MLflowHook):
         super().__init__(mlflow_conn_id=hook.mlflow_conn_id)
         self.settings = hook.settings
         self.stores = hook.stores
+        self.registry_rest = hook.registry_rest
         self.known = known
         self.fresh: dict[str, Run] = {}
         self._experiments: dict[str, Experiment] = {}

@@ -153,7 +153,9 @@ def registry_with(*statuses: str) -> FakeMLflowRegistry:
 
 def hook_with(registry: FakeMLflowRegistry) -> MLflowHook:
     hook = MLflowHook()
-    hook.__dict__["stores"] = MLflowStores(tracking=None, registry=registry)  # seeds the cached_property
+    # Seeds the cached properties: a local registry store, no REST client.
+    hook.__dict__["stores"] = MLflowStores(tracking=None, registry=registry)
+    hook.__dict__["registry_rest"] = None
     return hook
 
 

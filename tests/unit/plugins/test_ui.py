@@ -21,13 +21,13 @@ from airflow_provider_hokusai.plugins.plugin import HokusaiPlugin
 from airflow_provider_hokusai.plugins.ui_reader import RegistryReader
 from airflow_provider_hokusai.plugins.ui_rows import (
     ORDER_BY,
-    RegistryVersion,
     VersionPage,
     VersionQuery,
     search_filter,
     version_row,
 )
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.versions import RegistryVersion
 from hokusai_testkit.mlflow import create_sqlite_store, validated_tags
 from hokusai_testkit.ports import free_port
 

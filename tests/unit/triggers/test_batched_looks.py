@@ -194,6 +194,7 @@ def connection(tracking: FakeTracking) -> MLflowHook:
     hook = MLflowHook(mlflow_conn_id="fake")
     hook.settings = SimpleNamespace()  # type: ignore[assignment]
     hook.stores = MLflowStores(tracking, None)
+    hook.registry_rest = None
     return hook
 
 
