@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from hokusai_testkit.mlflow import MLflowServer, running_mlflow_server, unique
@@ -68,12 +69,15 @@ def hook(monkeypatch: pytest.MonkeyPatch, server: MLflowServer, conn_id: str, us
 
 
 def http_status(call: Callable[[], object]) -> int:
+    """The answer's HTTP status, through MLflow's client (its stores) or the hook's own REST client."""
     from mlflow.exceptions import MlflowException
 
     try:
         call()
     except MlflowException as exc:
         return exc.get_http_status_code()
+    except requests.HTTPError as exc:
+        return exc.response.status_code
     return 200
 
 
@@ -90,6 +94,8 @@ def test_each_connection_carries_its_own_credentials_and_nothing_leaks(
     wrong = hook(monkeypatch, auth_server, "mlflow_wrong", WRONG)
     alices = alice.create_experiment(unique("alice"), artifact_location=str(tmp_path / "a"))
     bobs = bob.create_experiment(unique("bob"), artifact_location=str(tmp_path / "b"))
+    alices_model = unique("alice-model")
+    alice.create_registered_model(alices_model)
 
     # Every call from three threads at once, many times over: each gets its own connection's answer.
     calls = {
@@ -98,9 +104,18 @@ def test_each_connection_carries_its_own_credentials_and_nothing_leaks(
         "bob reads alice's": lambda: bob.get_experiment(alices),
         "alice reads bob's": lambda: alice.get_experiment(bobs),
         "wrong password": lambda: wrong.get_experiment(alices),
+        # Registry reads go over the hook's REST client (no MLflow client): the same credentials, per connection.
+        "alice reads her model's version 1 (none yet)": lambda: alice.get_model_version(alices_model, "1"),
+        "bob reads alice's model's version": lambda: bob.get_model_version(alices_model, "1"),
+        "wrong password reads a version": lambda: wrong.get_model_version(alices_model, "1"),
     }
     expected = {"alice reads hers": 200, "bob reads his": 200, "bob reads alice's": 403, "alice reads bob's": 403}
     expected["wrong password"] = 401
+    expected |= {
+        "alice reads her model's version 1 (none yet)": 404,
+        "bob reads alice's model's version": 403,
+        "wrong password reads a version": 401,
+    }
     with ThreadPoolExecutor(max_workers=3) as pool:
         answers = list(pool.map(lambda item: (item[0], http_status(item[1])), list(calls.items()) * 6))
     assert sorted(set(answers)) == sorted(expected.items())

@@ -12,11 +12,13 @@ import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from airflow_provider_hokusai.exceptions import InvalidConfigurationError, InvalidInputError
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook, parse_model_uri, redact_uri
+from airflow_provider_hokusai.registry.connection import HttpAuth
 from tests.fixtures.ports import free_port
 
 TOKEN = "s3cr3t-token-value"
@@ -222,3 +224,49 @@ def test_undefined_connection_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(InvalidConfigurationError) as exc:
         _ = MLflowHook(mlflow_conn_id="no_such_mlflow_conn").tracking_uri
     assert exc.value.fields == ["mlflow_conn_id"]
+
+
+@pytest.mark.parametrize(
+    ("conn", "environ", "expected"),
+    [
+        ("mlflow://alice:pw@h:5000", {"MLFLOW_TRACKING_TOKEN": "env"}, HttpAuth(("alice", "pw"), None, True)),
+        (
+            {"conn_type": "mlflow", "host": "h", "password": "tok", "extra": {"insecure_tls": True}},
+            {},
+            HttpAuth(None, "tok", False),
+        ),
+        ("mlflow://h:5000", {}, HttpAuth()),
+        (
+            "mlflow://h:5000",
+            {
+                "MLFLOW_TRACKING_USERNAME": "bob",
+                "MLFLOW_TRACKING_PASSWORD": "pw",
+                "MLFLOW_TRACKING_SERVER_CERT_PATH": "/ca.pem",
+                "MLFLOW_TRACKING_CLIENT_CERT_PATH": "/me.pem",
+            },
+            HttpAuth(("bob", "pw"), None, "/ca.pem", "/me.pem"),
+        ),
+        (
+            "mlflow://h:5000",
+            {"MLFLOW_TRACKING_TOKEN": "t", "MLFLOW_TRACKING_INSECURE_TLS": "true"},
+            HttpAuth(None, "t", False),
+        ),
+        ("mlflow://h:5000", {"MLFLOW_TRACKING_AUTH": "my_plugin"}, None),
+        ("mlflow://h:5000", {"MLFLOW_TRACKING_AWS_SIGV4": "true"}, None),
+    ],
+)
+def test_http_auth_is_what_mlflow_client_would_send(
+    monkeypatch: pytest.MonkeyPatch, conn: str | dict, environ: dict[str, str], expected: HttpAuth | None
+) -> None:
+    """The connection's credentials first, else MLflow's variables; None where only MLflow's client can sign."""
+    monkeypatch.setenv("HOME", "/nonexistent-home")  # no ~/.mlflow/credentials
+    assert hook_for(monkeypatch, conn).settings.http_auth(environ) == expected
+
+
+def test_an_mlflow_credentials_file_leaves_signing_to_mlflow_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".mlflow").mkdir()
+    (tmp_path / ".mlflow" / "credentials").write_text("[mlflow]\nmlflow_tracking_username = a\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert hook_for(monkeypatch, "mlflow://h:5000").settings.http_auth({}) is None
