@@ -21,6 +21,7 @@ from airflow_provider_hokusai.gate.baseline import CandidateRun
 from airflow_provider_hokusai.hooks.mlflow_stores import MLflowStoreHook
 from airflow_provider_hokusai.registry.checks import probe_mlflow
 from airflow_provider_hokusai.registry.connection import REMOTE_SCHEMES, redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.registry.entities import RegistryVersion, TrackedExperiment, TrackedRun
 from airflow_provider_hokusai.registry.errors import already_exists, is_not_found
 from airflow_provider_hokusai.registry.syntax import (
     LOGGED_MODEL_URI,
@@ -29,11 +30,10 @@ from airflow_provider_hokusai.registry.syntax import (
     filter_literal,
     parse_model_uri,
 )
-from airflow_provider_hokusai.registry.versions import RegistryVersion
 from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:
-    from mlflow.entities import Experiment, Run
+    from mlflow.entities import Experiment
     from mlflow.entities.model_registry import ModelVersion
 
     from airflow_provider_hokusai.gate.baseline import BaselineCriteria
@@ -120,12 +120,12 @@ class MLflowHook(MLflowStoreHook):
             return None
         return f"{self.ui_url}/#/models/{quote(name, safe='')}/versions/{quote(str(version), safe='')}"
 
-    def find_candidate_run(self, criteria: BaselineCriteria, run: Run | None = None) -> CandidateRun | None:
+    def find_candidate_run(self, criteria: BaselineCriteria, run: TrackedRun | None = None) -> CandidateRun | None:
         """
         Read the candidate: ``criteria.run_id`` (or ``run``, that run already read), or the first run of
         ``criteria.experiment_name`` matching ``filter_string`` in ``order_by`` order; None while there is none.
         """
-        experiment: Experiment | None
+        experiment: Experiment | TrackedExperiment | None
         if criteria.run_id:
             run = run or self.get_run(criteria.run_id)
             experiment = self.get_experiment(run.info.experiment_id)
@@ -138,7 +138,7 @@ class MLflowHook(MLflowStoreHook):
             )
             if not runs:
                 return None
-            run = runs[0]
+            run = TrackedRun.from_entity(runs[0])
         value = run.data.metrics.get(criteria.metric_name)
         return CandidateRun(
             run_id=run.info.run_id,

@@ -100,6 +100,14 @@ class MLflowRestClient:
             raise requests.HTTPError(_error_text(response), response=response)
         return response.json() if response.content else {}
 
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """The REST form of run ``run_id`` (its info, each metric's latest value, params, tags)."""
+        return self.call(f"{_API}/runs/get", params={"run_id": run_id})["run"]
+
+    def get_experiment(self, experiment_id: str) -> dict[str, Any]:
+        """The REST form of experiment ``experiment_id``."""
+        return self.call(f"{_API}/experiments/get", params={"experiment_id": experiment_id})["experiment"]
+
     def get_model_version(self, name: str, version: str) -> dict[str, Any]:
         """The REST form of version ``version`` of ``name``."""
         return self.call(f"{_API}/model-versions/get", params={"name": name, "version": version})["model_version"]

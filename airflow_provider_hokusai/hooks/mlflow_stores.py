@@ -17,9 +17,15 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_hokusai.hooks.mlflow_rest import MLflowRestClient
 from airflow_provider_hokusai.registry.connection import MLflowSettings
+from airflow_provider_hokusai.registry.entities import RegistryVersion, TrackedExperiment, TrackedRun
 from airflow_provider_hokusai.registry.rest import is_remote
-from airflow_provider_hokusai.registry.stores import MLflowStores, open_stores, with_credentials
-from airflow_provider_hokusai.registry.versions import RegistryVersion
+from airflow_provider_hokusai.registry.stores import (
+    MLflowStores,
+    as_webhook_events,
+    as_webhook_status,
+    open_stores,
+    with_credentials,
+)
 from airflow_provider_hokusai.utils.connections import connection
 from airflow_provider_hokusai.utils.redaction import mask_connection
 
@@ -30,18 +36,6 @@ if TYPE_CHECKING:
     from mlflow.store.entities import PagedList
 
 __all__ = ["MLflowStoreHook"]
-
-
-def _events(events: Sequence[Any]) -> list[Any]:
-    from mlflow.entities.webhook import WebhookEvent
-
-    return [WebhookEvent.from_str(e) if isinstance(e, str) else e for e in events]  # type: ignore[arg-type]
-
-
-def _status(status: Any) -> Any:
-    from mlflow.entities.webhook import WebhookStatus
-
-    return WebhookStatus(status) if isinstance(status, str) else status
 
 
 class MLflowStoreHook(BaseHook):
@@ -78,14 +72,22 @@ class MLflowStoreHook(BaseHook):
         """The connection's tracking and registry stores, opened on first use and cached (thread-safe to share)."""
         return open_stores(self.settings)
 
+    def _rest(self, uri: str) -> MLflowRestClient | None:
+        auth = self.settings.http_auth() if is_remote(uri) else None
+        return MLflowRestClient(uri, auth) if auth is not None else None
+
+    @cached_property
+    def tracking_rest(self) -> MLflowRestClient | None:
+        """
+        The tracking server's REST API without MLflow's client (a run or an experiment read), when it is served over
+        http(s) and its requests need no signing only MLflow's client knows (:meth:`MLflowSettings.http_auth`).
+        """
+        return self._rest(self.tracking_uri)
+
     @cached_property
     def registry_rest(self) -> MLflowRestClient | None:
-        """
-        The registry's REST API without MLflow's client (a version read, a tag written), when the registry is served
-        over http(s) and its requests need no signing only MLflow's client knows (:meth:`MLflowSettings.http_auth`).
-        """
-        auth = self.settings.http_auth() if is_remote(self.registry_uri) else None
-        return MLflowRestClient(self.registry_uri, auth) if auth is not None else None
+        """The registry's REST API without MLflow's client (a version read, a tag written), as :attr:`tracking_rest`."""
+        return self.tracking_rest if self.registry_uri == self.tracking_uri else self._rest(self.registry_uri)
 
     def get_conn(self) -> MLflowStores:
         """Return the cached stores."""
@@ -93,9 +95,11 @@ class MLflowStoreHook(BaseHook):
 
     # Tracking.
 
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str) -> TrackedRun:
         """The run ``run_id`` (info, metrics, params, tags)."""
-        return self.stores.tracking.get_run(run_id)
+        if self.tracking_rest is not None:
+            return TrackedRun.from_rest(self.tracking_rest.get_run(run_id))
+        return TrackedRun.from_entity(self.stores.tracking.get_run(run_id))
 
     def search_runs(
         self,
@@ -114,9 +118,11 @@ class MLflowStoreHook(BaseHook):
             list(experiment_ids), filter_string, view, max_results, list(order_by), page_token
         )
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
+    def get_experiment(self, experiment_id: str) -> TrackedExperiment:
         """The experiment ``experiment_id``."""
-        return self.stores.tracking.get_experiment(str(experiment_id))
+        if self.tracking_rest is not None:
+            return TrackedExperiment.from_rest(self.tracking_rest.get_experiment(str(experiment_id)))
+        return TrackedExperiment.from_entity(self.stores.tracking.get_experiment(str(experiment_id)))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name``, or None."""
@@ -314,7 +320,7 @@ class MLflowStoreHook(BaseHook):
     ) -> Webhook:
         """Create a webhook posting ``events`` (``"model_version.created"``...) to ``url``."""
         return self.stores.registry.create_webhook(
-            name=name, url=url, events=_events(events), secret=secret, status=_status(status)
+            name=name, url=url, events=as_webhook_events(events), secret=secret, status=as_webhook_status(status)
         )
 
     def update_webhook(
@@ -329,11 +335,13 @@ class MLflowStoreHook(BaseHook):
         return self.stores.registry.update_webhook(
             webhook_id=webhook_id,
             url=url,
-            events=_events(events) if events is not None else None,
+            events=as_webhook_events(events) if events is not None else None,
             secret=secret,
-            status=_status(status),
+            status=as_webhook_status(status),
         )
 
     def test_webhook(self, webhook_id: str, event: Any = None) -> WebhookTestResult:
         """Have MLflow send a test delivery of ``event`` (the webhook's first event when None)."""
-        return self.stores.registry.test_webhook(webhook_id, _events([event])[0] if event is not None else None)
+        return self.stores.registry.test_webhook(
+            webhook_id, as_webhook_events([event])[0] if event is not None else None
+        )

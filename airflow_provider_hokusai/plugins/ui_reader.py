@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_hokusai.exceptions import HokusaiError, RegistryUnavailableError
 from airflow_provider_hokusai.plugins.ui_rows import VersionPage
 from airflow_provider_hokusai.registry.connection import redact_uri
+from airflow_provider_hokusai.registry.entities import RegistryVersion
 from airflow_provider_hokusai.registry.rest import is_remote, rest_call
-from airflow_provider_hokusai.registry.versions import RegistryVersion
 from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:

@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hokusai.gate.baseline import PENDING_RUN_STATES
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+from airflow_provider_hokusai.registry.entities import TrackedExperiment, TrackedRun
 from airflow_provider_hokusai.registry.syntax import PLAIN_RUN_ID, runs_filter
 
 if TYPE_CHECKING:
-    from mlflow.entities import Experiment, Run
-
     from airflow_provider_hokusai.triggers._poller import Ask
 
 __all__ = ["RUN_IDS_PER_SEARCH", "SINGLE_READS", "BatchedLooks", "LookHook", "chunks"]
@@ -54,27 +53,27 @@ class LookHook(MLflowHook):
     :param known: Each gate's run as last read, kept between looks; a run read through this hook is added.
     """
 
-    def __init__(self, hook: MLflowHook, known: dict[str, Run]) -> None:
+    def __init__(self, hook: MLflowHook, known: dict[str, TrackedRun]) -> None:
         super().__init__(mlflow_conn_id=hook.mlflow_conn_id)
         self.settings = hook.settings
         self.stores = hook.stores
-        self.registry_rest = hook.registry_rest
+        self.tracking_rest, self.registry_rest = hook.tracking_rest, hook.registry_rest
         self.known = known
-        self.fresh: dict[str, Run] = {}
-        self._experiments: dict[str, Experiment] = {}
+        self.fresh: dict[str, TrackedRun] = {}
+        self._experiments: dict[str, TrackedExperiment] = {}
         self._aliases: dict[tuple[str, str, str], float | None] = {}
 
-    def get_run(self, run_id: str) -> Run:
+    def get_run(self, run_id: str) -> TrackedRun:
         """The run as this look read it, else one GET."""
         if run_id not in self.fresh:
             self.remember(super().get_run(run_id))
         return self.fresh[run_id]
 
-    def remember(self, run: Run) -> None:
+    def remember(self, run: TrackedRun) -> None:
         """``run`` as read now: for this look, and for the next ones."""
         self.fresh[run.info.run_id] = self.known[run.info.run_id] = run
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
+    def get_experiment(self, experiment_id: str) -> TrackedExperiment:
         """The experiment, read once per look."""
         key = str(experiment_id)
         if key not in self._experiments:
@@ -96,7 +95,7 @@ class LookHook(MLflowHook):
                 experiment_ids, filter_string, max_results=RUN_IDS_PER_SEARCH, page_token=token, deleted_too=True
             )
             for run in page:
-                self.remember(run)
+                self.remember(TrackedRun.from_entity(run))
             token = page.token
             if not token:
                 return
@@ -130,7 +129,7 @@ class BatchedLooks:
 
     def __init__(self, hook: Callable[[], MLflowHook]) -> None:
         self.hook = hook
-        self.known: dict[str, Run] = {}
+        self.known: dict[str, TrackedRun] = {}
 
     def __call__(self, asks: Sequence[Ask], members: frozenset[str]) -> Iterator[list[tuple[Ask, Any]]]:
         """The outcome of every ask, one batch per search; once a search fails, every ask left gets its error."""

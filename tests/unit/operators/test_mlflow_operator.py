@@ -155,7 +155,7 @@ def hook_with(registry: FakeMLflowRegistry) -> MLflowHook:
     hook = MLflowHook()
     # Seeds the cached properties: a local registry store, no REST client.
     hook.__dict__["stores"] = MLflowStores(tracking=None, registry=registry)
-    hook.__dict__["registry_rest"] = None
+    hook.__dict__["tracking_rest"] = hook.__dict__["registry_rest"] = None
     return hook
 
 

@@ -27,7 +27,7 @@ from airflow_provider_hokusai.plugins.ui_rows import (
     version_row,
 )
 from airflow_provider_hokusai.registry import tags as t
-from airflow_provider_hokusai.registry.versions import RegistryVersion
+from airflow_provider_hokusai.registry.entities import RegistryVersion
 from hokusai_testkit.mlflow import create_sqlite_store, validated_tags
 from hokusai_testkit.ports import free_port
 

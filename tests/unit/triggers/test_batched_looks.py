@@ -146,7 +146,8 @@ def test_a_cancelled_gate_leaves_and_the_poller_stops_with_the_last_one() -> Non
 
 def run(run_id: str, status: str, accuracy: float | None = 0.95, experiment_id: str = "1") -> Any:
     info = SimpleNamespace(run_id=run_id, status=status, experiment_id=experiment_id)
-    return SimpleNamespace(info=info, data=SimpleNamespace(metrics={} if accuracy is None else {"accuracy": accuracy}))
+    metrics = {} if accuracy is None else {"accuracy": accuracy}
+    return SimpleNamespace(info=info, data=SimpleNamespace(metrics=metrics, params={}, tags={}))
 
 
 class FakeTracking:
@@ -194,7 +195,7 @@ def connection(tracking: FakeTracking) -> MLflowHook:
     hook = MLflowHook(mlflow_conn_id="fake")
     hook.settings = SimpleNamespace()  # type: ignore[assignment]
     hook.stores = MLflowStores(tracking, None)
-    hook.registry_rest = None
+    hook.tracking_rest = hook.registry_rest = None
     return hook
 
 
