@@ -39,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_hokusai.hooks.mlflow",
                     "airflow_provider_hokusai.hooks.mlflow_stores",
                     "airflow_provider_hokusai.hooks.mlflow_rest",
+                    "airflow_provider_hokusai.hooks.mlflow_webhooks",
                 ],
             },
             {

@@ -33,7 +33,6 @@ from airflow_provider_hokusai.registry.syntax import (
 from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:
-    from mlflow.entities import Experiment
     from mlflow.entities.model_registry import ModelVersion
 
     from airflow_provider_hokusai.gate.baseline import BaselineCriteria
@@ -125,7 +124,7 @@ class MLflowHook(MLflowStoreHook):
         Read the candidate: ``criteria.run_id`` (or ``run``, that run already read), or the first run of
         ``criteria.experiment_name`` matching ``filter_string`` in ``order_by`` order; None while there is none.
         """
-        experiment: Experiment | TrackedExperiment | None
+        experiment: TrackedExperiment | None
         if criteria.run_id:
             run = run or self.get_run(criteria.run_id)
             experiment = self.get_experiment(run.info.experiment_id)
@@ -138,7 +137,7 @@ class MLflowHook(MLflowStoreHook):
             )
             if not runs:
                 return None
-            run = TrackedRun.from_entity(runs[0])
+            run = runs[0]
         value = run.data.metrics.get(criteria.metric_name)
         return CandidateRun(
             run_id=run.info.run_id,

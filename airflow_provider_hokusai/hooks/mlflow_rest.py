@@ -12,7 +12,7 @@ reads.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
@@ -20,6 +20,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from airflow_provider_hokusai.registry.connection import HttpAuth
+from airflow_provider_hokusai.registry.entities import Page, RegistryVersion, TrackedExperiment, TrackedRun
+from airflow_provider_hokusai.registry.errors import is_not_found
 
 __all__ = ["RETRY_STATUS_CODES", "MLflowRestClient", "mlflow_retry"]
 
@@ -100,21 +102,69 @@ class MLflowRestClient:
             raise requests.HTTPError(_error_text(response), response=response)
         return response.json() if response.content else {}
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
-        """The REST form of run ``run_id`` (its info, each metric's latest value, params, tags)."""
-        return self.call(f"{_API}/runs/get", params={"run_id": run_id})["run"]
+    def get_run(self, run_id: str) -> TrackedRun:
+        """Run ``run_id`` (its info, each metric's latest value, params, tags)."""
+        return TrackedRun.from_rest(self.call(f"{_API}/runs/get", params={"run_id": run_id})["run"])
 
-    def get_experiment(self, experiment_id: str) -> dict[str, Any]:
-        """The REST form of experiment ``experiment_id``."""
-        return self.call(f"{_API}/experiments/get", params={"experiment_id": experiment_id})["experiment"]
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str,
+        max_results: int,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+        deleted_too: bool = False,
+    ) -> Page[TrackedRun]:
+        """One page of the runs matching ``filter_string`` (active; deleted too if asked)."""
+        body: dict[str, Any] = {
+            "experiment_ids": list(experiment_ids),
+            "filter": filter_string,
+            "run_view_type": "ALL" if deleted_too else "ACTIVE_ONLY",
+            "max_results": max_results,
+            "order_by": list(order_by),
+        }
+        if page_token:
+            body["page_token"] = page_token
+        found = self.call(f"{_API}/runs/search", "POST", json=body)
+        return Page(map(TrackedRun.from_rest, found.get("runs") or []), found.get("next_page_token") or None)
 
-    def get_model_version(self, name: str, version: str) -> dict[str, Any]:
-        """The REST form of version ``version`` of ``name``."""
-        return self.call(f"{_API}/model-versions/get", params={"name": name, "version": version})["model_version"]
+    def get_experiment(self, experiment_id: str) -> TrackedExperiment:
+        """Experiment ``experiment_id``."""
+        found = self.call(f"{_API}/experiments/get", params={"experiment_id": experiment_id})
+        return TrackedExperiment.from_rest(found["experiment"])
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> dict[str, Any]:
-        """The REST form of the version ``name@alias`` points at."""
-        return self.call(f"{_API}/registered-models/alias", params={"name": name, "alias": alias})["model_version"]
+    def get_experiment_by_name(self, name: str) -> TrackedExperiment | None:
+        """The experiment called ``name``, or None."""
+        try:
+            found = self.call(f"{_API}/experiments/get-by-name", params={"experiment_name": name})
+        except requests.HTTPError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return TrackedExperiment.from_rest(found["experiment"])
+
+    def search_experiments(
+        self, max_results: int, filter_string: str | None = None, page_token: str | None = None
+    ) -> Page[TrackedExperiment]:
+        """One page of the active experiments matching ``filter_string``."""
+        body: dict[str, Any] = {"max_results": max_results, "view_type": "ACTIVE_ONLY"}
+        if filter_string:
+            body["filter"] = filter_string
+        if page_token:
+            body["page_token"] = page_token
+        found = self.call(f"{_API}/experiments/search", "POST", json=body)
+        experiments = map(TrackedExperiment.from_rest, found.get("experiments") or [])
+        return Page(experiments, found.get("next_page_token") or None)
+
+    def get_model_version(self, name: str, version: str) -> RegistryVersion:
+        """Version ``version`` of ``name``."""
+        found = self.call(f"{_API}/model-versions/get", params={"name": name, "version": version})
+        return RegistryVersion.from_rest(found["model_version"])
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> RegistryVersion:
+        """The version ``name@alias`` points at."""
+        found = self.call(f"{_API}/registered-models/alias", params={"name": name, "alias": alias})
+        return RegistryVersion.from_rest(found["model_version"])
 
     def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         """Set (create or overwrite) one tag: one request, nothing read first."""

@@ -16,29 +16,23 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_provider_hokusai.hooks.mlflow_rest import MLflowRestClient
+from airflow_provider_hokusai.hooks.mlflow_webhooks import MLflowWebhookCalls
 from airflow_provider_hokusai.registry.connection import MLflowSettings
-from airflow_provider_hokusai.registry.entities import RegistryVersion, TrackedExperiment, TrackedRun
+from airflow_provider_hokusai.registry.entities import Page, RegistryVersion, TrackedExperiment, TrackedRun
 from airflow_provider_hokusai.registry.rest import is_remote
-from airflow_provider_hokusai.registry.stores import (
-    MLflowStores,
-    as_webhook_events,
-    as_webhook_status,
-    open_stores,
-    with_credentials,
-)
+from airflow_provider_hokusai.registry.stores import MLflowStores, open_stores, with_credentials
 from airflow_provider_hokusai.utils.connections import connection
 from airflow_provider_hokusai.utils.redaction import mask_connection
 
 if TYPE_CHECKING:
-    from mlflow.entities import Experiment, LoggedModel, Run
+    from mlflow.entities import LoggedModel, Run
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel
-    from mlflow.entities.webhook import Webhook, WebhookTestResult
     from mlflow.store.entities import PagedList
 
 __all__ = ["MLflowStoreHook"]
 
 
-class MLflowStoreHook(BaseHook):
+class MLflowStoreHook(MLflowWebhookCalls, BaseHook):
     """
     One ``mlflow`` connection's tracking and registry stores, and the calls the provider makes on them.
 
@@ -98,7 +92,7 @@ class MLflowStoreHook(BaseHook):
     def get_run(self, run_id: str) -> TrackedRun:
         """The run ``run_id`` (info, metrics, params, tags)."""
         if self.tracking_rest is not None:
-            return TrackedRun.from_rest(self.tracking_rest.get_run(run_id))
+            return self.tracking_rest.get_run(run_id)
         return TrackedRun.from_entity(self.stores.tracking.get_run(run_id))
 
     def search_runs(
@@ -109,24 +103,32 @@ class MLflowStoreHook(BaseHook):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
         deleted_too: bool = False,
-    ) -> PagedList[Run]:
+    ) -> Page[TrackedRun]:
         """One page of the runs matching ``filter_string`` (active; deleted too if asked); ``token`` is the next."""
+        if self.tracking_rest is not None:
+            return self.tracking_rest.search_runs(
+                experiment_ids, filter_string, max_results, order_by, page_token, deleted_too
+            )
         from mlflow.entities import ViewType
 
         view = ViewType.ALL if deleted_too else ViewType.ACTIVE_ONLY
-        return self.stores.tracking.search_runs(
+        found = self.stores.tracking.search_runs(
             list(experiment_ids), filter_string, view, max_results, list(order_by), page_token
         )
+        return Page(map(TrackedRun.from_entity, found), found.token)
 
     def get_experiment(self, experiment_id: str) -> TrackedExperiment:
         """The experiment ``experiment_id``."""
         if self.tracking_rest is not None:
-            return TrackedExperiment.from_rest(self.tracking_rest.get_experiment(str(experiment_id)))
+            return self.tracking_rest.get_experiment(str(experiment_id))
         return TrackedExperiment.from_entity(self.stores.tracking.get_experiment(str(experiment_id)))
 
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
+    def get_experiment_by_name(self, name: str) -> TrackedExperiment | None:
         """The experiment called ``name``, or None."""
-        return self.stores.tracking.get_experiment_by_name(name)
+        if self.tracking_rest is not None:
+            return self.tracking_rest.get_experiment_by_name(name)
+        found = self.stores.tracking.get_experiment_by_name(name)
+        return TrackedExperiment.from_entity(found) if found is not None else None
 
     def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
         """Create experiment ``name``; its id."""
@@ -134,13 +136,16 @@ class MLflowStoreHook(BaseHook):
 
     def search_experiments(
         self, max_results: int = 1000, filter_string: str | None = None, page_token: str | None = None
-    ) -> PagedList[Experiment]:
-        """One page of the active experiments matching ``filter_string``; the list's ``token`` is the next page's."""
+    ) -> Page[TrackedExperiment]:
+        """One page of the active experiments matching ``filter_string``; the page's ``token`` is the next one's."""
+        if self.tracking_rest is not None:
+            return self.tracking_rest.search_experiments(max_results, filter_string, page_token)
         from mlflow.entities import ViewType
 
-        return self.stores.tracking.search_experiments(
+        found = self.stores.tracking.search_experiments(
             view_type=ViewType.ACTIVE_ONLY, max_results=max_results, filter_string=filter_string, page_token=page_token
         )
+        return Page(map(TrackedExperiment.from_entity, found), found.token)
 
     def create_run(self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] | None = None) -> Run:
         """Start a run (RUNNING) in experiment ``experiment_id``; MLflow's active run is left alone."""
@@ -236,13 +241,13 @@ class MLflowStoreHook(BaseHook):
     def get_model_version(self, name: str, version: str | int) -> RegistryVersion:
         """One registered model version."""
         if self.registry_rest is not None:
-            return RegistryVersion.from_rest(self.registry_rest.get_model_version(name, str(version)))
+            return self.registry_rest.get_model_version(name, str(version))
         return RegistryVersion.from_entity(self.stores.registry.get_model_version(name, str(version)))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> RegistryVersion:
         """The version ``name@alias`` points at."""
         if self.registry_rest is not None:
-            return RegistryVersion.from_rest(self.registry_rest.get_model_version_by_alias(name, alias))
+            return self.registry_rest.get_model_version_by_alias(name, alias)
         return RegistryVersion.from_entity(self.stores.registry.get_model_version_by_alias(name, alias))
 
     def search_model_versions(
@@ -308,40 +313,3 @@ class MLflowStoreHook(BaseHook):
     def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
         """Point ``name@alias`` at ``version``."""
         self.stores.registry.set_registered_model_alias(name, alias, str(version))
-
-    # Model registry webhooks (hokusai-webhook setup).
-
-    def list_webhooks(self, max_results: int | None = None, page_token: str | None = None) -> PagedList[Webhook]:
-        """One page of the registry's webhooks."""
-        return self.stores.registry.list_webhooks(max_results, page_token)
-
-    def create_webhook(
-        self, name: str, url: str, events: Sequence[Any], secret: str | None = None, status: Any = None
-    ) -> Webhook:
-        """Create a webhook posting ``events`` (``"model_version.created"``...) to ``url``."""
-        return self.stores.registry.create_webhook(
-            name=name, url=url, events=as_webhook_events(events), secret=secret, status=as_webhook_status(status)
-        )
-
-    def update_webhook(
-        self,
-        webhook_id: str,
-        url: str | None = None,
-        events: Sequence[Any] | None = None,
-        secret: str | None = None,
-        status: Any = None,
-    ) -> Webhook:
-        """Change a webhook's ``url``, ``events``, ``secret`` or ``status``."""
-        return self.stores.registry.update_webhook(
-            webhook_id=webhook_id,
-            url=url,
-            events=as_webhook_events(events) if events is not None else None,
-            secret=secret,
-            status=as_webhook_status(status),
-        )
-
-    def test_webhook(self, webhook_id: str, event: Any = None) -> WebhookTestResult:
-        """Have MLflow send a test delivery of ``event`` (the webhook's first event when None)."""
-        return self.stores.registry.test_webhook(
-            webhook_id, as_webhook_events([event])[0] if event is not None else None
-        )

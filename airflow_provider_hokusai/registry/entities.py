@@ -2,16 +2,27 @@
 MLflow's entities as the provider reads them over MLflow's REST API or from a local store: pure values, no I/O.
 
 A model version (:class:`RegistryVersion`), a run (:class:`TrackedRun`, shaped as MLflow's ``Run``: ``info`` and
-``data``) and an experiment (:class:`TrackedExperiment`); each ``from_rest`` reads the JSON MLflow's REST API answers.
+``data``), an experiment (:class:`TrackedExperiment`) and a search page of them (:class:`Page`); each ``from_rest``
+reads the JSON MLflow's REST API answers, each ``from_entity`` MLflow's own entity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["RegistryVersion", "RunData", "RunInfo", "TrackedExperiment", "TrackedRun"]
+__all__ = ["Page", "RegistryVersion", "RunData", "RunInfo", "TrackedExperiment", "TrackedRun"]
+
+T = TypeVar("T")
+
+
+class Page(list[T]):
+    """One page of a search and the ``token`` of the next one (None on the last), as MLflow's ``PagedList``."""
+
+    def __init__(self, items: Iterable[T] = (), token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
 
 
 def _millis(value: Any) -> int | None:

@@ -11,7 +11,7 @@ databases, ``file:``) open MLflow's SQLAlchemy or file stores, which need the fu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
@@ -28,8 +28,6 @@ __all__ = [
     "DATABASE_SCHEMES",
     "DEFAULT_ARTIFACT_ROOT",
     "MLflowStores",
-    "as_webhook_events",
-    "as_webhook_status",
     "open_stores",
     "with_credentials",
 ]
@@ -143,17 +141,3 @@ def with_credentials(repo: Any, host_creds: Callable[[str], MlflowHostCreds]) ->
 
     repo.__class__ = _Credentialed
     return repo
-
-
-def as_webhook_events(events: Sequence[Any]) -> list[Any]:
-    """MLflow's ``WebhookEvent`` of each event given as text (``"model_version.created"``) or as one already."""
-    from mlflow.entities.webhook import WebhookEvent
-
-    return [WebhookEvent.from_str(e) if isinstance(e, str) else e for e in events]  # type: ignore[arg-type]
-
-
-def as_webhook_status(status: Any) -> Any:
-    """MLflow's ``WebhookStatus`` of ``status`` given as text (``"ACTIVE"``), else ``status`` as it is."""
-    from mlflow.entities.webhook import WebhookStatus
-
-    return WebhookStatus(status) if isinstance(status, str) else status

@@ -95,7 +95,7 @@ class LookHook(MLflowHook):
                 experiment_ids, filter_string, max_results=RUN_IDS_PER_SEARCH, page_token=token, deleted_too=True
             )
             for run in page:
-                self.remember(TrackedRun.from_entity(run))
+                self.remember(run)
             token = page.token
             if not token:
                 return

@@ -20,7 +20,7 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.mlflow_rest import MLflowRestClient
 from airflow_provider_hokusai.registry.connection import HttpAuth
 from airflow_provider_hokusai.registry.errors import is_not_found
-from hokusai_testkit.mlflow import MLflowServer, registered_version, validated_tags
+from hokusai_testkit.mlflow import MLflowServer, create_run, registered_version, unique, validated_tags
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +43,34 @@ def test_a_version_reads_as_mlflow_client_reads_it(mlflow_conn: MLflowServer) ->
         theirs.aliases,
     )
     assert MLflowHook().get_model_version_by_alias(name, "champion") == ours
+
+
+def test_runs_and_experiments_read_as_mlflow_client_reads_them(mlflow_conn: MLflowServer) -> None:
+    from mlflow import MlflowClient
+
+    name = unique("hokusai-rest-runs")
+    run_id = create_run(mlflow_conn.url, name, metrics={"accuracy": 0.9}, tags={"team": "risk"})
+    other = create_run(mlflow_conn.url, name, metrics={"accuracy": 0.8}, status=None)
+    theirs = MlflowClient(tracking_uri=mlflow_conn.url).get_run(run_id)
+    hook = MLflowHook()
+
+    experiment = hook.get_experiment_by_name(name)
+    assert experiment is not None and experiment == hook.get_experiment(experiment.experiment_id)
+    assert (experiment.experiment_id, experiment.name) == (theirs.info.experiment_id, name)
+    assert hook.get_experiment_by_name(unique("hokusai-rest-none")) is None
+    run = hook.get_run(run_id)
+    assert (run.info.run_id, run.info.status, run.info.experiment_id) == (run_id, "FINISHED", experiment.experiment_id)
+    assert (run.data.metrics, run.data.params, run.data.tags) == (
+        theirs.data.metrics,
+        theirs.data.params,
+        theirs.data.tags,
+    )
+    best_first = ["metrics.accuracy DESC"]
+    page = hook.search_runs([experiment.experiment_id], order_by=best_first, max_results=1)
+    assert (list(page), page.token is not None) == ([run], True)
+    following = hook.search_runs([experiment.experiment_id], order_by=best_first, max_results=1, page_token=page.token)
+    assert [r.info.run_id for r in following] == [other] and following[0].info.status == "RUNNING"
+    assert len(hook.search_experiments(max_results=1)) == 1
 
 
 def test_tags_are_written_one_request_each_and_read_back(mlflow_conn: MLflowServer) -> None:
@@ -78,7 +106,11 @@ class _Flaky(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.seen.append(self.path)
         failed = len(self.seen) <= self.failures
-        body = b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}' if failed else b'{"model_version": {}}'
+        body = (
+            b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}'
+            if failed
+            else b'{"model_version": {"name": "m", "version": "1"}}'
+        )
         self.send_response(503 if failed else 200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -108,7 +140,7 @@ def test_transient_answers_are_retried_in_the_session_as_mlflow_settings_say(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0")
     handler.failures = 2
 
-    assert MLflowRestClient(url, HttpAuth()).get_model_version("m", "1") == {}
+    assert MLflowRestClient(url, HttpAuth()).get_model_version("m", "1").version == "1"
     assert len(handler.seen) == 3
 
     handler.seen.clear()
@@ -122,6 +154,38 @@ def test_transient_answers_are_retried_in_the_session_as_mlflow_settings_say(
     with pytest.raises(requests.HTTPError):
         MLflowRestClient(url, HttpAuth(), max_retries=0).get_model_version("m", "1")
     assert len(handler.seen) == 1
+
+
+GATE = """
+import json, sys
+from airflow_provider_hokusai.gate.baseline import BaselineCriteria
+from airflow_provider_hokusai.gate.check import check_baseline
+from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+
+criteria = BaselineCriteria(run_id=sys.argv[1], metric_name="accuracy", baseline_model_name=sys.argv[2],
+                            baseline_alias="champion")
+check = check_baseline(MLflowHook(), criteria)
+evidence = check.evidence.model_dump(mode="json") if check.evidence else None
+print(json.dumps({"status": check.status, "evidence": evidence,
+                  "mlflow": sorted(m for m in sys.modules if m.split(".")[0] == "mlflow")}))
+"""
+
+
+def test_a_gate_on_a_run_against_a_champion_alias_loads_no_mlflow_module(mlflow_conn: MLflowServer) -> None:
+    from mlflow import MlflowClient
+
+    champion, version, _ = registered_version(mlflow_conn.url, {}, "hokusai-rest-champion")  # accuracy 0.95
+    MlflowClient(tracking_uri=mlflow_conn.url).set_registered_model_alias(champion, "champion", version)
+    candidate = create_run(mlflow_conn.url, unique("hokusai-rest-gate"), metrics={"accuracy": 0.97})
+
+    done = subprocess.run(
+        [sys.executable, "-c", GATE, candidate, champion], capture_output=True, text=True, timeout=120, check=True
+    )
+
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert (seen["status"], seen["mlflow"]) == ("success", [])
+    assert (seen["evidence"]["baseline_value"], seen["evidence"]["current_value"]) == (0.95, 0.97)
+    assert seen["evidence"]["run_id"] == candidate
 
 
 ANNOUNCE = """

@@ -174,7 +174,7 @@ class FakeTracking:
 
     def search_experiments(self, view_type: Any, max_results: int, filter_string: Any, page_token: Any) -> Any:
         self.calls.append("search_experiments")
-        return self.paged([SimpleNamespace(experiment_id=e) for e in ("1", "2")], None)
+        return self.paged([SimpleNamespace(experiment_id=e, name=f"exp-{e}") for e in ("1", "2")], None)
 
     def search_runs(
         self, experiments: list[str], filter_string: str, view: Any, size: int, order: Any, token: Any
