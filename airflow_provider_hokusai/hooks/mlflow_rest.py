@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hokusai.registry.connection import HttpAuth
 from airflow_provider_hokusai.registry.entities import Page, RegistryVersion, TrackedExperiment, TrackedRun
 from airflow_provider_hokusai.registry.errors import is_not_found
+
+if TYPE_CHECKING:
+    import requests
+    from urllib3.util.retry import Retry
 
 __all__ = ["RETRY_STATUS_CODES", "MLflowRestClient", "mlflow_retry"]
 
@@ -40,6 +40,8 @@ def mlflow_retry(max_retries: int | None = None, environ: Mapping[str, str] = os
     The retries MLflow's client makes (7, backoff factor 2, jitter 1 s by default: about four minutes), each
     setting read from the same variable; ``max_retries`` overrides the count (0 for a call a person waits on).
     """
+    from urllib3.util.retry import Retry
+
     count = int(_setting(environ, "MAX_RETRIES", 7)) if max_retries is None else max_retries
     return Retry(
         total=count,
@@ -77,6 +79,10 @@ class MLflowRestClient:
     """
 
     def __init__(self, uri: str, auth: HttpAuth, *, max_retries: int | None = None, timeout: float | None = None):
+        # Imported here, not with the module: a DAG file that imports the operators should not pay for it (~0.1 s).
+        import requests
+        from requests.adapters import HTTPAdapter
+
         self.uri = uri.rstrip("/")
         self.timeout = timeout if timeout is not None else _setting(os.environ, "TIMEOUT", 120)
         self.session = requests.Session()
@@ -97,6 +103,8 @@ class MLflowRestClient:
         :raises requests.HTTPError: MLflow answered with an error (after the retries of a transient one).
         :raises requests.RequestException: the server could not be reached.
         """
+        import requests
+
         response = self.session.request(method, self.uri + endpoint, timeout=timeout or self.timeout, **kwargs)
         if not response.ok:
             raise requests.HTTPError(_error_text(response), response=response)
@@ -137,7 +145,7 @@ class MLflowRestClient:
         """The experiment called ``name``, or None."""
         try:
             found = self.call(f"{_API}/experiments/get-by-name", params={"experiment_name": name})
-        except requests.HTTPError as exc:
+        except Exception as exc:
             if is_not_found(exc):
                 return None
             raise
