@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 DAGS = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "dags").glob("*.py"))
-HEAVY = ("mlflow", "boto3", "botocore", "aiobotocore", "redis", "sklearn", "numpy", "pandas")
+HEAVY = ("mlflow", "boto3", "botocore", "aiobotocore", "redis", "requests", "urllib3", "sklearn", "numpy", "pandas")
 
 # Run in a fresh interpreter per file so that one file's imports cannot hide another's. Sockets are replaced by a
 # stub that fails loudly, so any connection attempt at parse time surfaces as an import error.
