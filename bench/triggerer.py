@@ -13,7 +13,7 @@ The N runs are written in one transaction through MLflow's SQLAlchemy store on t
 finisher ends the runs that are due in one UPDATE every 50 ms: through the REST API a run costs several sqlite
 commits, and on a shared disk 5,000 of them take minutes (what is measured is the triggers, not run creation).
 
-Reported for each N: MLflow requests per second and per poll (counted at ``mlflow.utils.rest_utils.http_request``,
+Reported for each N: MLflow requests per second and per poll (counted at ``requests.Session.send``,
 searches apart), the loop's lag p50/p99, the delay from "run finished" (the finisher's commit) to the trigger's event
 p50/p99, peak threads and RSS growth of the triggerer process, CPU time of the look thread per poll. Goals at every N:
 every event a success; delay p99 <= ``poll_interval + 1 s``; lag p99 < 100 ms; searches per poll at most one per
@@ -47,6 +47,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench.common import cleanup, isolate_airflow_home
 
@@ -73,22 +74,26 @@ def percentile(values: list[float], q: float) -> float:
 
 @contextmanager
 def counting_requests() -> Iterator[dict[str, int]]:
-    """Count every HTTP request MLflow's REST client sends while the block runs, by endpoint."""
-    from mlflow.utils import rest_utils
+    """
+    Count every HTTP request sent while the block runs, by path: at ``requests.Session.send``, which the provider's
+    REST client and MLflow's client both send through (above urllib3's retries, of which there are none here).
+    """
+    import requests
 
     counter: dict[str, int] = {}
-    lock, original = threading.Lock(), rest_utils.http_request
+    lock, original = threading.Lock(), requests.Session.send
 
-    def counted(host_creds: Any, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+    def counted(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        path = urlsplit(request.url or "").path
         with lock:
-            counter[endpoint] = counter.get(endpoint, 0) + 1
-        return original(host_creds, endpoint, *args, **kwargs)
+            counter[path] = counter.get(path, 0) + 1
+        return original(session, request, **kwargs)
 
-    rest_utils.http_request = counted  # type: ignore[assignment]
+    requests.Session.send = counted  # type: ignore[method-assign]
     try:
         yield counter
     finally:
-        rest_utils.http_request = original  # type: ignore[assignment]
+        requests.Session.send = original  # type: ignore[method-assign]
 
 
 def legacy_trigger_class() -> type:

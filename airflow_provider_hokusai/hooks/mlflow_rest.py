@@ -112,7 +112,7 @@ class MLflowRestClient:
 
     def get_run(self, run_id: str) -> TrackedRun:
         """Run ``run_id`` (its info, each metric's latest value, params, tags)."""
-        return TrackedRun.from_rest(self.call(f"{_API}/runs/get", params={"run_id": run_id})["run"])
+        return TrackedRun.of(self.call(f"{_API}/runs/get", params={"run_id": run_id})["run"])
 
     def search_runs(
         self,
@@ -134,12 +134,12 @@ class MLflowRestClient:
         if page_token:
             body["page_token"] = page_token
         found = self.call(f"{_API}/runs/search", "POST", json=body)
-        return Page(map(TrackedRun.from_rest, found.get("runs") or []), found.get("next_page_token") or None)
+        return Page(map(TrackedRun.of, found.get("runs") or []), found.get("next_page_token") or None)
 
     def get_experiment(self, experiment_id: str) -> TrackedExperiment:
         """Experiment ``experiment_id``."""
         found = self.call(f"{_API}/experiments/get", params={"experiment_id": experiment_id})
-        return TrackedExperiment.from_rest(found["experiment"])
+        return TrackedExperiment.of(found["experiment"])
 
     def get_experiment_by_name(self, name: str) -> TrackedExperiment | None:
         """The experiment called ``name``, or None."""
@@ -149,7 +149,7 @@ class MLflowRestClient:
             if is_not_found(exc):
                 return None
             raise
-        return TrackedExperiment.from_rest(found["experiment"])
+        return TrackedExperiment.of(found["experiment"])
 
     def search_experiments(
         self, max_results: int, filter_string: str | None = None, page_token: str | None = None
@@ -161,18 +161,18 @@ class MLflowRestClient:
         if page_token:
             body["page_token"] = page_token
         found = self.call(f"{_API}/experiments/search", "POST", json=body)
-        experiments = map(TrackedExperiment.from_rest, found.get("experiments") or [])
+        experiments = map(TrackedExperiment.of, found.get("experiments") or [])
         return Page(experiments, found.get("next_page_token") or None)
 
     def get_model_version(self, name: str, version: str) -> RegistryVersion:
         """Version ``version`` of ``name``."""
         found = self.call(f"{_API}/model-versions/get", params={"name": name, "version": version})
-        return RegistryVersion.from_rest(found["model_version"])
+        return RegistryVersion.of(found["model_version"])
 
     def get_model_version_by_alias(self, name: str, alias: str) -> RegistryVersion:
         """The version ``name@alias`` points at."""
         found = self.call(f"{_API}/registered-models/alias", params={"name": name, "alias": alias})
-        return RegistryVersion.from_rest(found["model_version"])
+        return RegistryVersion.of(found["model_version"])
 
     def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         """Set (create or overwrite) one tag: one request, nothing read first."""

@@ -93,7 +93,7 @@ class MLflowStoreHook(MLflowWebhookCalls, BaseHook):
         """The run ``run_id`` (info, metrics, params, tags)."""
         if self.tracking_rest is not None:
             return self.tracking_rest.get_run(run_id)
-        return TrackedRun.from_entity(self.stores.tracking.get_run(run_id))
+        return TrackedRun.of(self.stores.tracking.get_run(run_id))
 
     def search_runs(
         self,
@@ -115,20 +115,20 @@ class MLflowStoreHook(MLflowWebhookCalls, BaseHook):
         found = self.stores.tracking.search_runs(
             list(experiment_ids), filter_string, view, max_results, list(order_by), page_token
         )
-        return Page(map(TrackedRun.from_entity, found), found.token)
+        return Page(map(TrackedRun.of, found), found.token)
 
     def get_experiment(self, experiment_id: str) -> TrackedExperiment:
         """The experiment ``experiment_id``."""
         if self.tracking_rest is not None:
             return self.tracking_rest.get_experiment(str(experiment_id))
-        return TrackedExperiment.from_entity(self.stores.tracking.get_experiment(str(experiment_id)))
+        return TrackedExperiment.of(self.stores.tracking.get_experiment(str(experiment_id)))
 
     def get_experiment_by_name(self, name: str) -> TrackedExperiment | None:
         """The experiment called ``name``, or None."""
         if self.tracking_rest is not None:
             return self.tracking_rest.get_experiment_by_name(name)
         found = self.stores.tracking.get_experiment_by_name(name)
-        return TrackedExperiment.from_entity(found) if found is not None else None
+        return TrackedExperiment.of(found) if found is not None else None
 
     def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
         """Create experiment ``name``; its id."""
@@ -145,7 +145,7 @@ class MLflowStoreHook(MLflowWebhookCalls, BaseHook):
         found = self.stores.tracking.search_experiments(
             view_type=ViewType.ACTIVE_ONLY, max_results=max_results, filter_string=filter_string, page_token=page_token
         )
-        return Page(map(TrackedExperiment.from_entity, found), found.token)
+        return Page(map(TrackedExperiment.of, found), found.token)
 
     def create_run(self, experiment_id: str, run_name: str | None = None, tags: Mapping[str, str] | None = None) -> Run:
         """Start a run (RUNNING) in experiment ``experiment_id``; MLflow's active run is left alone."""
@@ -242,13 +242,13 @@ class MLflowStoreHook(MLflowWebhookCalls, BaseHook):
         """One registered model version."""
         if self.registry_rest is not None:
             return self.registry_rest.get_model_version(name, str(version))
-        return RegistryVersion.from_entity(self.stores.registry.get_model_version(name, str(version)))
+        return RegistryVersion.of(self.stores.registry.get_model_version(name, str(version)))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> RegistryVersion:
         """The version ``name@alias`` points at."""
         if self.registry_rest is not None:
             return self.registry_rest.get_model_version_by_alias(name, alias)
-        return RegistryVersion.from_entity(self.stores.registry.get_model_version_by_alias(name, alias))
+        return RegistryVersion.of(self.stores.registry.get_model_version_by_alias(name, alias))
 
     def search_model_versions(
         self,

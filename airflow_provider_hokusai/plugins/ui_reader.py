@@ -62,14 +62,14 @@ class RegistryReader:
             if page_token:
                 params["page_token"] = page_token
             body = self._get(_VERSIONS_SEARCH, params)
-            versions = [RegistryVersion.from_rest(item) for item in body.get("model_versions") or []]
+            versions = [RegistryVersion.of(item) for item in body.get("model_versions") or []]
             return VersionPage(versions, body.get("next_page_token") or None)
         found = self._local(
             lambda hook: hook.search_model_versions(
                 filter_string, max_results=max_results, page_token=page_token, order_by=order_by
             )
         )
-        return VersionPage([RegistryVersion.from_entity(v) for v in found], getattr(found, "token", None) or None)
+        return VersionPage([RegistryVersion.of(v) for v in found], getattr(found, "token", None) or None)
 
     def model_names(self, max_results: int = 200) -> list[str]:
         """

@@ -2,8 +2,9 @@
 MLflow's entities as the provider reads them over MLflow's REST API or from a local store: pure values, no I/O.
 
 A model version (:class:`RegistryVersion`), a run (:class:`TrackedRun`, shaped as MLflow's ``Run``: ``info`` and
-``data``), an experiment (:class:`TrackedExperiment`) and a search page of them (:class:`Page`); each ``from_rest``
-reads the JSON MLflow's REST API answers, each ``from_entity`` MLflow's own entity.
+``data``), an experiment (:class:`TrackedExperiment`) and a search page of them (:class:`Page`). Each ``of`` reads
+either the JSON object MLflow's REST API answers or MLflow's own entity: both name their fields alike, and differ
+only in how tags, params and metrics are held (a list of ``{key, value}`` objects, or a dict).
 """
 
 from __future__ import annotations
@@ -25,19 +26,39 @@ class Page(list[T]):
         self.token = token
 
 
-def _millis(value: Any) -> int | None:
+def _field(source: Any, name: str) -> Any:
+    """Field ``name`` of a REST JSON object or an MLflow entity."""
+    return source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+
+
+def _text(source: Any, name: str) -> str | None:
+    value = _field(source, name)
+    return str(value) if value not in (None, "") else None
+
+
+def _millis(source: Any, name: str) -> int | None:
+    value = _field(source, name)
     return int(value) if value not in (None, "") else None
 
 
-def _pairs(items: Any) -> dict[str, str]:
-    """MLflow's ``[{key, value}, ...]`` as a dict."""
-    return {str(item.get("key")): str(item.get("value", "")) for item in items or []}
+def _pairs(value: Any) -> dict[str, str]:
+    """Tags or params: an entity's dict, or the REST answer's list of ``{key, value}``."""
+    if isinstance(value, Mapping):
+        return {str(key): str(item) for key, item in value.items()}
+    return {str(item.get("key")): str(item.get("value", "")) for item in value or []}
+
+
+def _metrics(value: Any) -> dict[str, float]:
+    """Each metric's latest value: an entity's dict, or the REST answer's list of ``{key, value, step, ...}``."""
+    if isinstance(value, Mapping):
+        return {str(key): float(item) for key, item in value.items()}
+    return {str(item.get("key")): float(item.get("value")) for item in value or []}
 
 
 @dataclass(frozen=True)
 class RegistryVersion:
     """
-    One model version: from MLflow's REST API (:meth:`from_rest`) or from a local store's entity (:meth:`from_entity`).
+    One model version.
 
     :param creation_timestamp: Milliseconds since the epoch, as MLflow keeps it; None when unknown.
     :param status: ``READY``, ``PENDING_REGISTRATION`` or ``FAILED_REGISTRATION``; None when the read did not say.
@@ -56,35 +77,19 @@ class RegistryVersion:
     model_id: str | None = None
 
     @classmethod
-    def from_rest(cls, item: Mapping[str, Any]) -> RegistryVersion:
-        """From a REST answer's ``model_version`` (tags as a list of ``{key, value}``)."""
+    def of(cls, version: Any) -> RegistryVersion:
+        """From a REST answer's ``model_version`` or an ``mlflow.entities.model_registry.ModelVersion``."""
         return cls(
-            name=str(item.get("name", "")),
-            version=str(item.get("version", "")),
-            creation_timestamp=_millis(item.get("creation_timestamp")),
-            run_id=item.get("run_id") or None,
-            tags=_pairs(item.get("tags")),
-            status=item.get("status") or None,
-            status_message=item.get("status_message") or None,
-            source=item.get("source") or None,
-            aliases=[str(alias) for alias in item.get("aliases") or []],
-            model_id=item.get("model_id") or None,
-        )
-
-    @classmethod
-    def from_entity(cls, version: Any) -> RegistryVersion:
-        """From an ``mlflow.entities.model_registry.ModelVersion``."""
-        return cls(
-            name=str(version.name),
-            version=str(version.version),
-            creation_timestamp=_millis(getattr(version, "creation_timestamp", None)),
-            run_id=getattr(version, "run_id", None) or None,
-            tags=dict(version.tags or {}),
-            status=str(version.status) if getattr(version, "status", None) else None,
-            status_message=getattr(version, "status_message", None) or None,
-            source=getattr(version, "source", None) or None,
-            aliases=list(getattr(version, "aliases", None) or []),
-            model_id=getattr(version, "model_id", None) or None,
+            name=_text(version, "name") or "",
+            version=_text(version, "version") or "",
+            creation_timestamp=_millis(version, "creation_timestamp"),
+            run_id=_text(version, "run_id"),
+            tags=_pairs(_field(version, "tags")),
+            status=_text(version, "status"),
+            status_message=_text(version, "status_message"),
+            source=_text(version, "source"),
+            aliases=[str(alias) for alias in _field(version, "aliases") or []],
+            model_id=_text(version, "model_id"),
         )
 
 
@@ -95,9 +100,6 @@ class RunInfo:
     run_id: str
     status: str
     experiment_id: str
-    lifecycle_stage: str | None = None
-    start_time: int | None = None
-    end_time: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,73 +113,34 @@ class RunData:
 
 @dataclass(frozen=True)
 class TrackedRun:
-    """A run, as ``runs/get`` answers it; the attributes the provider reads are those of MLflow's ``Run``."""
+    """A run; the attributes the provider reads are those of MLflow's ``Run``."""
 
     info: RunInfo
     data: RunData
 
     @classmethod
-    def from_rest(cls, item: Mapping[str, Any]) -> TrackedRun:
-        """From a REST answer's ``run`` (metrics as a list of ``{key, value, timestamp, step}``)."""
-        info, data = item.get("info") or {}, item.get("data") or {}
+    def of(cls, run: Any) -> TrackedRun:
+        """From a REST answer's ``run`` or an ``mlflow.entities.Run``."""
+        info, data = _field(run, "info"), _field(run, "data") or {}
         return cls(
-            RunInfo(
-                run_id=str(info.get("run_id", "")),
-                status=str(info.get("status", "")),
-                experiment_id=str(info.get("experiment_id", "")),
-                lifecycle_stage=info.get("lifecycle_stage") or None,
-                start_time=_millis(info.get("start_time")),
-                end_time=_millis(info.get("end_time")),
-            ),
-            RunData(
-                metrics={str(m.get("key")): float(m.get("value")) for m in data.get("metrics") or []},
-                params=_pairs(data.get("params")),
-                tags=_pairs(data.get("tags")),
-            ),
-        )
-
-    @classmethod
-    def from_entity(cls, run: Any) -> TrackedRun:
-        """From an ``mlflow.entities.Run``."""
-        info, data = run.info, run.data
-        return cls(
-            RunInfo(
-                run_id=str(info.run_id),
-                status=str(info.status),
-                experiment_id=str(info.experiment_id),
-                lifecycle_stage=getattr(info, "lifecycle_stage", None) or None,
-                start_time=_millis(getattr(info, "start_time", None)),
-                end_time=_millis(getattr(info, "end_time", None)),
-            ),
-            RunData(metrics=dict(data.metrics or {}), params=dict(data.params or {}), tags=dict(data.tags or {})),
+            RunInfo(_text(info, "run_id") or "", _text(info, "status") or "", _text(info, "experiment_id") or ""),
+            RunData(_metrics(_field(data, "metrics")), _pairs(_field(data, "params")), _pairs(_field(data, "tags"))),
         )
 
 
 @dataclass(frozen=True)
 class TrackedExperiment:
-    """An experiment, as ``experiments/get`` answers it."""
+    """An experiment."""
 
     experiment_id: str
     name: str
     artifact_location: str | None = None
-    lifecycle_stage: str | None = None
 
     @classmethod
-    def from_rest(cls, item: Mapping[str, Any]) -> TrackedExperiment:
-        """From a REST answer's ``experiment``."""
+    def of(cls, experiment: Any) -> TrackedExperiment:
+        """From a REST answer's ``experiment`` or an ``mlflow.entities.Experiment``."""
         return cls(
-            experiment_id=str(item.get("experiment_id", "")),
-            name=str(item.get("name", "")),
-            artifact_location=item.get("artifact_location") or None,
-            lifecycle_stage=item.get("lifecycle_stage") or None,
-        )
-
-    @classmethod
-    def from_entity(cls, experiment: Any) -> TrackedExperiment:
-        """From an ``mlflow.entities.Experiment``."""
-        return cls(
-            experiment_id=str(experiment.experiment_id),
-            name=str(experiment.name),
-            artifact_location=getattr(experiment, "artifact_location", None) or None,
-            lifecycle_stage=getattr(experiment, "lifecycle_stage", None) or None,
+            _text(experiment, "experiment_id") or "",
+            _text(experiment, "name") or "",
+            _text(experiment, "artifact_location"),
         )
