@@ -20,7 +20,7 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.gate.baseline import CandidateRun
 from airflow_provider_hokusai.hooks.mlflow_stores import MLflowStoreHook
 from airflow_provider_hokusai.registry.checks import probe_mlflow
-from airflow_provider_hokusai.registry.connection import REMOTE_SCHEMES, redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID, REMOTE_SCHEMES, redact_uri, ui_field_behaviour
 from airflow_provider_hokusai.registry.entities import RegistryVersion, TrackedExperiment, TrackedRun
 from airflow_provider_hokusai.registry.errors import already_exists, is_not_found
 from airflow_provider_hokusai.registry.syntax import (
@@ -54,7 +54,7 @@ class MLflowHook(MLflowStoreHook):
     """
 
     conn_name_attr = "mlflow_conn_id"
-    default_conn_name = "mlflow_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "mlflow"
     hook_name = "MLflow"
 

@@ -14,7 +14,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from airflow_provider_hokusai.exceptions import InvalidInputError
 from airflow_provider_hokusai.gate.baseline import BaselineEvidence, Direction, compare, infer_direction
-from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.messages.model_ready import (
     CONTRIBUTOR_ADDRESS_PATTERN,
@@ -22,12 +21,15 @@ from airflow_provider_hokusai.messages.model_ready import (
     TOKEN_SYMBOL_PATTERN,
 )
 from airflow_provider_hokusai.registry import tags
+from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID
 from airflow_provider_hokusai.registry.evidence import evidence_tags, with_pending_mark
 from airflow_provider_hokusai.registry.syntax import parse_model_uri
 from airflow_provider_hokusai.utils.validation import validate_attributes
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
 __all__ = ["RegisterModelOperator", "parse_evidence", "provenance_tags"]
 
@@ -219,7 +221,7 @@ class RegisterModelOperator(BaseOperator):
         model_id: str | None = None,
         contributor_address: str | None = None,
         alias: str | None = None,
-        mlflow_conn_id: str = MLflowHook.default_conn_name,
+        mlflow_conn_id: str = DEFAULT_CONN_ID,
         await_ready_timeout: float = 300,
         ready_poll_interval: float = 1.0,
         **kwargs: Any,
@@ -238,6 +240,9 @@ class RegisterModelOperator(BaseOperator):
 
     @property
     def hook(self) -> MLflowHook:
+        # Imported here: a DAG file that imports the operator parses without the hook's modules.
+        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+
         return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
 
     def registration(self) -> _ModelRegistration:

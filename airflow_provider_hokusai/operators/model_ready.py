@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.exceptions import ReconciliationIncompleteError
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
+from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,7 +28,7 @@ class _AnnouncingOperator(BaseOperator):
         *,
         queue_conn_id: str,
         queue_name: str | None = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = DEFAULT_CONN_ID,
         dedup_ttl_seconds: int | None = None,
         publish_retry: RetryPolicy | None = None,
         **kwargs: Any,

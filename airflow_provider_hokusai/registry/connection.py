@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlflow.utils.rest_utils import MlflowHostCreds
 
 __all__ = [
+    "DEFAULT_CONN_ID",
     "REMOTE_SCHEMES",
     "HttpAuth",
     "MLflowExtra",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 _CONN_TYPE = "mlflow"
+#: The ``mlflow`` connection the hook, the operators and the sensor use when none is named.
+DEFAULT_CONN_ID = "mlflow_default"
 REMOTE_SCHEMES = ("http", "https")
 
 _RELABELING = {

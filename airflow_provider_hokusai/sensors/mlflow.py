@@ -17,14 +17,15 @@ from airflow_provider_hokusai.gate.baseline import (
     FailureKind,
 )
 from airflow_provider_hokusai.gate.check import check_baseline
-from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
+from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID
 from airflow_provider_hokusai.utils.compat import conf
 from airflow_provider_hokusai.utils.metrics import BASELINE_FAILED, BASELINE_PASSED, metric_tag_value
 from airflow_provider_hokusai.utils.validation import validate_attributes
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
 __all__ = ["MLflowBaselineSensor"]
 
@@ -95,7 +96,7 @@ class MLflowBaselineSensor(BaseSensorOperator):
         direction: str | None = None,
         min_improvement: float | str = 0.0,
         min_improvement_mode: str = "relative",
-        mlflow_conn_id: str = MLflowHook.default_conn_name,
+        mlflow_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -116,6 +117,9 @@ class MLflowBaselineSensor(BaseSensorOperator):
 
     @property
     def hook(self) -> MLflowHook:
+        # Imported here, as the trigger is: a DAG file that imports the sensor parses without the hook's modules.
+        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+
         return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
 
     def criteria(self) -> BaselineCriteria:
@@ -160,6 +164,8 @@ class MLflowBaselineSensor(BaseSensorOperator):
         evidence = self._outcome(check_baseline(self.hook, criteria))
         if evidence is not None:
             return evidence
+        from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
+
         self.defer(
             trigger=MLflowBaselineTrigger(
                 criteria=criteria, mlflow_conn_id=self.mlflow_conn_id, poll_interval=float(self.poke_interval)
