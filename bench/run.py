@@ -21,8 +21,9 @@ same run, in alternating rounds, medians taken.
   (:mod:`bench.ui`): median, p95 and slowest answer of each query against the 500 ms goal (issue 14).
 * **cli** — ``hokusai-reconcile --help`` and ``hokusai-webhook --help`` in a fresh interpreter vs ``python -c pass``
   (:mod:`bench.cli`), against the goal of under 1 s each.
-* **parse** — importing each ``dags/*.py`` in a fresh interpreter vs an empty DAG file with the same Airflow
-  imports; the difference in ms against the +20 ms goal, and the heavy modules the file adds (mlflow, boto3...).
+* **parse** — importing each ``dags/*.py`` in a fresh interpreter whose Airflow imports (the file's own) are done
+  first, as in a DAG processor, vs an empty DAG file with the same Airflow imports; the difference in ms against the
+  +20 ms goal, and the heavy modules the file adds (mlflow, boto3...).
 * **deployment** — in a real deployment (:mod:`bench.deployment`): a ``PublishModelReadyOperator`` task vs an official
   ``SqsPublishOperator`` task (goal <= 1.5x), and registration -> message through the webhook vs the deployment's
   floor (asset event -> task end; goal: p50 within 3 s). Several minutes.
@@ -318,8 +319,11 @@ def bench_batch_sqs(rounds: int, size: int) -> list[dict[str, Any]]:
 
 # DAG parse cost.
 
+# The file's own Airflow imports run before the clock starts, as in a DAG processor, which has Airflow imported: what
+# is timed is the file's own cost, not the ~2 s import of Airflow whose noise (tens of ms) would hide a 20 ms goal.
 PARSE_PROBE = r"""
 import importlib.util, json, sys, time
+exec(sys.argv[2])
 before = set(sys.modules)
 start = time.perf_counter()
 spec = importlib.util.spec_from_file_location("dag_under_test", sys.argv[1])
@@ -348,12 +352,13 @@ def _airflow_imports(path: Path) -> str:
         for line in path.read_text().splitlines()
         if line.startswith(("from airflow.", "import airflow")) and not line.startswith("from airflow_provider")
     ]
-    return "\n".join(["from __future__ import annotations", *lines])
+    # The empty DAG's own import, too: a file that imports no Airflow name itself still has Airflow loaded.
+    return "\n".join(["from __future__ import annotations", *lines, "from airflow.sdk import DAG"])
 
 
-def _probe(path: Path) -> dict[str, Any]:
+def _probe(path: Path, airflow_imports: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", PARSE_PROBE, str(path)],
+        [sys.executable, "-c", PARSE_PROBE, str(path), airflow_imports],
         capture_output=True,
         text=True,
         timeout=180,
@@ -369,12 +374,13 @@ def bench_parse(rounds: int, workdir: Path) -> list[dict[str, Any]]:
     rows = []
     for dag in sorted((REPO / "dags").glob("*.py")):
         empty = workdir / f"empty_{dag.name}"
-        empty.write_text(EMPTY_DAG.format(imports=_airflow_imports(dag)))
+        imports = _airflow_imports(dag)
+        empty.write_text(EMPTY_DAG.format(imports=imports))
         dag_times, empty_times, ratios, differences = [], [], [], []
         added: set[str] = set()
         for _ in range(rounds):
-            base = _probe(empty)
-            real = _probe(dag)
+            base = _probe(empty, imports)
+            real = _probe(dag, imports)
             empty_times.append(base["ms"])
             dag_times.append(real["ms"])
             ratios.append(real["ms"] / base["ms"])

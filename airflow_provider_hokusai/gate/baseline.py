@@ -73,7 +73,8 @@ class BaselineCriteria(BaseModel):
     declared before them, hence the order.
     """
 
-    model_config = ConfigDict(frozen=True, validate_default=True)
+    # defer_build: the validators are built on first use, in the task, not when a DAG file imports the sensor.
+    model_config = ConfigDict(frozen=True, validate_default=True, defer_build=True)
 
     metric_name: Name
     experiment_name: Text = None
@@ -115,7 +116,7 @@ class BaselineEvidence(BaseModel):
     and output). The gate fills every key; registration needs those it rebuilds the comparison from, and ``passed``.
     """
 
-    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(frozen=True, coerce_numbers_to_str=True, defer_build=True)
 
     run_id: str
     experiment_id: str | None = None

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from airflow_provider_hokusai.exceptions import InvalidInputError
 from airflow_provider_hokusai.utils.validation import validate
@@ -105,6 +105,8 @@ Name = Annotated[str, Field(pattern=r"\S")]  # not blank
 
 class _Comparable(BaseModel):
     """:func:`compare`'s arguments; a failure becomes InvalidInputError naming every field."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use, not when a DAG file imports the operators
 
     metric_name: Name
     current_value: Positive

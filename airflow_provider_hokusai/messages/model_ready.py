@@ -141,6 +141,7 @@ class ModelReadyToDeployMessage(BaseModel):
     """
 
     model_config = ConfigDict(
+        defer_build=True,  # built on first use, not when a DAG file imports the operators
         frozen=True,
         extra="forbid",
         strict=True,

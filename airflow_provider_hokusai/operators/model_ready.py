@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.exceptions import ReconciliationIncompleteError
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
 from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID
@@ -15,6 +14,7 @@ from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
     from airflow_provider_hokusai.queue.retry import RetryPolicy
 
 __all__ = ["PublishModelReadyOperator", "ReconcileAnnouncementsOperator"]
@@ -41,6 +41,8 @@ class _AnnouncingOperator(BaseOperator):
         self.publish_retry = publish_retry
 
     def _announcer(self) -> ModelReadyAnnouncer:
+        # Imported here: a DAG file that imports the operators parses without the announcement path's modules.
+        from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
         from airflow_provider_hokusai.hooks.mlflow import MLflowHook
         from airflow_provider_hokusai.hooks.queue import get_queue_hook
 
@@ -109,6 +111,8 @@ class PublishModelReadyOperator(_AnnouncingOperator):
         self.extra_tags = extra_tags
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_hokusai.announcement.announcer import VersionRef
+
         ref = VersionRef(
             model_name=str(self.model_name),
             model_version=str(self.model_version),

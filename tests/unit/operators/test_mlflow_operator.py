@@ -17,8 +17,9 @@ from airflow_provider_hokusai.exceptions import (
 )
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
-from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator, parse_evidence
+from airflow_provider_hokusai.operators.mlflow import RegisterModelOperator
 from airflow_provider_hokusai.registry import tags
+from airflow_provider_hokusai.registry.registration import parse_evidence
 from airflow_provider_hokusai.registry.stores import MLflowStores
 from hokusai_testkit.registry import FakeMLflowRegistry
 

@@ -243,7 +243,7 @@ def test_plugin_mounts_the_page_before_hokusai_and_lists_it_in_the_nav() -> None
 def test_register_records_the_task_instance_when_it_has_one() -> None:
     from types import SimpleNamespace
 
-    from airflow_provider_hokusai.operators.mlflow import provenance_tags
+    from airflow_provider_hokusai.registry.registration import provenance_tags
 
     ti = SimpleNamespace(dag_id="release", run_id="manual__1", task_id="register")
     assert provenance_tags({"ti": ti}) == {  # type: ignore[arg-type]
