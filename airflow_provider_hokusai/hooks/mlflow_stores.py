@@ -83,6 +83,14 @@ class MLflowStoreHook(MLflowWebhookCalls, BaseHook):
         """The registry's REST API without MLflow's client (a version read, a tag written), as :attr:`tracking_rest`."""
         return self.tracking_rest if self.registry_uri == self.tracking_uri else self._rest(self.registry_uri)
 
+    def connect(self) -> None:
+        """
+        Read the connection and open what its reads use: the REST clients over http(s), MLflow's stores otherwise (only
+        then is MLflow's client imported).
+        """
+        if self.tracking_rest is None or self.registry_rest is None:
+            self.get_conn()
+
     def get_conn(self) -> MLflowStores:
         """Return the cached stores."""
         return self.stores

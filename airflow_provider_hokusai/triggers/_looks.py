@@ -47,17 +47,19 @@ def chunks(items: Sequence[str], size: int = RUN_IDS_PER_SEARCH) -> Iterator[lis
 class LookHook(MLflowHook):
     """
     The connection's hook as one look sees it: the runs its searches read are answered without a request, and an
-    experiment or a baseline alias is read once per look however many gates ask. Shares the connection's stores.
+    experiment or a baseline alias is read once per look however many gates ask. Shares the connection's clients.
 
-    :param hook: The connection's hook, its stores open.
+    :param hook: The connection's hook, connected
+        (:meth:`~airflow_provider_hokusai.hooks.mlflow_stores.MLflowStoreHook.connect`).
     :param known: Each gate's run as last read, kept between looks; a run read through this hook is added.
     """
 
     def __init__(self, hook: MLflowHook, known: dict[str, TrackedRun]) -> None:
         super().__init__(mlflow_conn_id=hook.mlflow_conn_id)
         self.settings = hook.settings
-        self.stores = hook.stores
         self.tracking_rest, self.registry_rest = hook.tracking_rest, hook.registry_rest
+        if "stores" in vars(hook):  # opened by the connection's hook only where a URI needs MLflow's client
+            self.stores = hook.stores
         self.known = known
         self.fresh: dict[str, TrackedRun] = {}
         self._experiments: dict[str, TrackedExperiment] = {}
@@ -124,7 +126,7 @@ class BatchedLooks:
     The look function of a connection's :class:`~airflow_provider_hokusai.triggers._poller.LookPoller`; remembers
     each member gate's run between looks.
 
-    :param hook: Returns the connection's hook, its stores open (called in the worker thread).
+    :param hook: Returns the connection's hook, connected (called in the worker thread).
     """
 
     def __init__(self, hook: Callable[[], MLflowHook]) -> None:

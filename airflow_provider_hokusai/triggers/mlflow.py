@@ -40,7 +40,8 @@ _hooks: dict[str, _SharedHook] = {}
 
 class _SharedHook:
     """
-    One connection's hook (one set of MLflow stores) and poller, shared by the triggers of a process that use it.
+    One connection's hook (its REST clients or MLflow stores) and poller, shared by the triggers of a process that use
+    it.
     """
 
     def __init__(self, mlflow_conn_id: str) -> None:
@@ -50,9 +51,9 @@ class _SharedHook:
         self._poller: LookPoller | None = None
 
     def ready(self) -> MLflowHook:
-        """The hook with its connection read and stores opened, by one thread while the others wait."""
+        """The hook with its connection read and its clients opened, by one thread while the others wait."""
         with self._building:
-            self.hook.get_conn()  # a cached property: built once
+            self.hook.connect()  # cached properties: built once
         return self.hook
 
     def poller(self) -> LookPoller:

@@ -188,6 +188,31 @@ def test_a_gate_on_a_run_against_a_champion_alias_loads_no_mlflow_module(mlflow_
     assert seen["evidence"]["run_id"] == candidate
 
 
+TRIGGER = """
+import asyncio, json, sys
+from airflow_provider_hokusai.triggers.mlflow import MLflowBaselineTrigger
+
+async def first_event():
+    criteria = {"run_id": sys.argv[1], "metric_name": "accuracy", "baseline_value": 0.9}
+    async for event in MLflowBaselineTrigger(criteria=criteria, poll_interval=1.0).run():
+        return event.payload
+
+payload = asyncio.run(first_event())
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "mlflow")
+print(json.dumps({"status": payload["status"], "mlflow": loaded}))
+"""
+
+
+def test_a_deferred_gate_in_a_fresh_triggerer_process_loads_no_mlflow_module(mlflow_conn: MLflowServer) -> None:
+    candidate = create_run(mlflow_conn.url, unique("hokusai-rest-trigger"), metrics={"accuracy": 0.95})
+
+    done = subprocess.run(
+        [sys.executable, "-c", TRIGGER, candidate], capture_output=True, text=True, timeout=120, check=True
+    )
+
+    assert json.loads(done.stdout.splitlines()[-1]) == {"status": "success", "mlflow": []}
+
+
 ANNOUNCE = """
 import json, sys
 from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
