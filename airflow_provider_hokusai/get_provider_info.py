@@ -38,7 +38,6 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_hokusai.hooks.mlflow",
                     "airflow_provider_hokusai.hooks.mlflow_stores",
-                    "airflow_provider_hokusai.hooks.mlflow_rest",
                     "airflow_provider_hokusai.hooks.mlflow_webhooks",
                 ],
             },

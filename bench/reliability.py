@@ -319,7 +319,7 @@ def reconcile_and_check(
     """Heal what the tasks left behind, then check every version has a receipt naming its own message id."""
     from airflow_provider_hokusai.announcement.reconcile import reconcile
     from airflow_provider_hokusai.messages import message_id_for
-    from airflow_provider_hokusai.queue.receipts import receipt_from_tags
+    from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 
     if result.tasks_failed:
         summary = reconcile(announcer, max_versions=len(refs) + 1)

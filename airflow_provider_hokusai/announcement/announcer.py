@@ -27,9 +27,10 @@ from airflow_provider_hokusai.exceptions import (
     ReceiptNotRecordedError,
 )
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message, parse_tag_number
-from airflow_provider_hokusai.queue.receipts import PublishReceipt, receipt_from_tags, receipt_tags
+from airflow_provider_hokusai.queue.receipts import PublishReceipt
 from airflow_provider_hokusai.registry import tags as t
 from airflow_provider_hokusai.registry.errors import is_not_found, unavailable
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags, receipt_tags
 from airflow_provider_hokusai.utils.redaction import describe, redact_text
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ class ModelReadyAnnouncer:
         existing = receipt_from_tags(version.tags or {})
         if existing is not None:
             log.info("%s v%s was already announced (message %s)", *ref.key, existing["message_id"])
+            self.settle_status(ref, version.tags or {})
             return AnnouncementResult(*ref.key, "already_published", receipt=existing)
         try:
             receipt = self.queue_hook.publish(self._message(ref, version))
@@ -214,6 +216,7 @@ class ModelReadyAnnouncer:
             canonical, version = self._read_version(ref)
             existing = receipt_from_tags(version.tags or {})
             if existing is not None:
+                self.settle_status(canonical, version.tags or {})
                 return AnnouncementResult(*canonical.key, "already_published", receipt=existing)
             return canonical, self._message(canonical, version), version.tags or {}
         except (AnnouncementRefusedError, InvalidModelReadyMessage, ModelRegistrationTimeout) as exc:
@@ -288,6 +291,25 @@ class ModelReadyAnnouncer:
                 f"could not be written to MLflow ({describe(exc)}); retrying is safe"
             ) from None
 
+    def settle_status(self, ref: VersionRef, version_tags: Mapping[str, str]) -> bool:
+        """
+        Mark ``published`` a version whose receipt is in but whose status tag says otherwise, so that it leaves the
+        pending index: a worker stopped between the two writes, or recorded a failure racing the one that published.
+        One request, best effort: the receipt alone already reads as announced.
+
+        :param version_tags: The version's tags as just read, its receipt among them.
+        :return: Whether the status was written.
+        """
+        if version_tags.get(t.ANNOUNCEMENT_STATUS) == t.ANNOUNCEMENT_PUBLISHED:
+            return False
+        try:
+            self.mlflow_hook.set_model_version_tags(*ref.key, {t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED})
+        except Exception as exc:
+            log.warning("Could not mark %s v%s published (%s); the next look tries again", *ref.key, describe(exc))
+            return False
+        log.info("%s v%s has its receipt: its status now reads published", *ref.key)
+        return True
+
     def _record_failure(self, ref: VersionRef, exc: BaseException) -> None:
         """
         Tag the version failed with the (redacted) reason, unless it holds a receipt: a worker that read the version
@@ -304,8 +326,9 @@ class ModelReadyAnnouncer:
                 *ref.key, {t.ANNOUNCEMENT_ERROR: reason, t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_FAILED}
             )
             # A receipt written in between wins: put its status back (the receipt alone already reads published).
-            if receipt_from_tags(hook.get_model_version(*ref.key).tags or {}) is not None:
-                hook.set_model_version_tags(*ref.key, {t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED})
+            current = hook.get_model_version(*ref.key).tags or {}
+            if receipt_from_tags(current) is not None:
+                self.settle_status(ref, current)
         except Exception:
             # The original error matters more than the bookkeeping; reconciliation still finds the version because
             # it has no receipt.

@@ -25,11 +25,10 @@ from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer,
 from airflow_provider_hokusai.exceptions import HokusaiPermanentError, InvalidInputError
 from airflow_provider_hokusai.gate.baseline import BaselineCriteria, BaselineEvidence
 from airflow_provider_hokusai.messages.model_ready import TOKEN_SYMBOL_PATTERN
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from airflow_provider_hokusai.registry.errors import is_not_found
 from airflow_provider_hokusai.registry.events import MODEL_VERSION_ASSET
-from airflow_provider_hokusai.registry.evidence import evidence_tags, with_pending_mark
+from airflow_provider_hokusai.registry.evidence import evidence_tags, receipt_from_tags, with_pending_mark
 from airflow_provider_hokusai.utils.redaction import describe, redact_text
 from airflow_provider_hokusai.utils.validation import validate
 

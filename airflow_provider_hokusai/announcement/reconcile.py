@@ -9,12 +9,12 @@ marked once with :func:`backfill_pending` (``hokusai-reconcile --backfill``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from airflow_provider_hokusai.registry.search import search_pages
 from airflow_provider_hokusai.registry.syntax import filter_literal
 from airflow_provider_hokusai.utils.compat import Stats
@@ -40,6 +40,8 @@ class _Unannounced:
     refs: list[VersionRef]
     #: True when the bound stopped the search with more versions left to look at.
     truncated: bool
+    #: Versions still indexed pending or failed that hold a receipt, with their tags: announced, their status stale.
+    settled: list[tuple[VersionRef, dict[str, str]]] = field(default_factory=list)
 
 
 def _status_filter(status: str, registered_model_name: str | None) -> str:
@@ -58,16 +60,20 @@ def find_unannounced(
     :param registered_model_name: Only this registered model (any name, quotes included).
     :raises RegistryUnavailableError: the registry could not be searched.
     """
-    refs: list[VersionRef] = []
+    owed = _Unannounced([], truncated=False)
     for status in t.UNANNOUNCED_STATUSES:
         for page in search_pages(hook, _status_filter(status, registered_model_name)):
             for version in page:
+                ref = VersionRef(model_name=str(version.name), model_version=str(version.version))
                 if receipt_from_tags(version.tags or {}) is not None:
-                    continue  # a failure recorded after its receipt (a race): announced all the same
-                if len(refs) == max_versions:
-                    return _Unannounced(refs, truncated=True)
-                refs.append(VersionRef(model_name=str(version.name), model_version=str(version.version)))
-    return _Unannounced(refs, truncated=False)
+                    # A crash between the receipt and the status, or a failure recorded after the receipt (a race):
+                    # announced all the same.
+                    owed.settled.append((ref, dict(version.tags or {})))
+                    continue
+                if len(owed.refs) == max_versions:
+                    return replace(owed, truncated=True)
+                owed.refs.append(ref)
+    return owed
 
 
 def reconcile(
@@ -76,9 +82,11 @@ def reconcile(
     """
     Announce every version owed an announcement (at most ``max_versions``); a JSON-serializable summary.
 
-    ``truncated`` says the bound was hit with versions left over; the next run continues with them.
+    ``truncated`` says the bound was hit with versions left over; the next run continues with them. ``settled``
+    counts the versions found announced (a receipt) under a stale status, now marked published.
     """
     owed = find_unannounced(announcer.mlflow_hook, registered_model_name, max_versions)
+    settled = sum(announcer.settle_status(ref, version_tags) for ref, version_tags in owed.settled)
     results = announcer.announce_many(owed.refs)
     published = [r.to_dict() for r in results if r.outcome == "published"]
     failed = [r.to_dict() for r in results if r.outcome == "failed"]
@@ -89,7 +97,7 @@ def reconcile(
         Stats.incr(RECONCILE_TRUNCATED)
         log.warning("Reconciliation stopped at max_versions=%s; more versions are owed an announcement", max_versions)
     summary = {"found": len(owed.refs), "published": len(published), "failed": failed, "results": published}
-    return summary | {"truncated": owed.truncated}
+    return summary | {"truncated": owed.truncated, "settled": settled}
 
 
 def backfill_pending(hook: MLflowHook, registered_model_name: str | None = None) -> int:

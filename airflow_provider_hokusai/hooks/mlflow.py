@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from airflow_provider_hokusai.exceptions import (
     ModelRegistrationError,
@@ -20,7 +20,7 @@ from airflow_provider_hokusai.exceptions import (
 from airflow_provider_hokusai.gate.baseline import CandidateRun
 from airflow_provider_hokusai.hooks.mlflow_stores import MLflowStoreHook
 from airflow_provider_hokusai.registry.checks import probe_mlflow
-from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID, REMOTE_SCHEMES, redact_uri, ui_field_behaviour
+from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID, is_remote, redact_uri, ui_field_behaviour
 from airflow_provider_hokusai.registry.entities import RegistryVersion, TrackedExperiment, TrackedRun
 from airflow_provider_hokusai.registry.errors import already_exists, is_not_found
 from airflow_provider_hokusai.registry.syntax import (
@@ -251,7 +251,7 @@ class MLflowHook(MLflowStoreHook):
         the ``MLFLOW_TRACKING_URI`` variable as they were. Nothing changes for a registry served over HTTP, where
         credentials are involved.
         """
-        if urlsplit(self.registry_uri).scheme in REMOTE_SCHEMES:
+        if is_remote(self.registry_uri):
             yield
             return
         import mlflow

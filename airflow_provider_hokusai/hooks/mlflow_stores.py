@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_hokusai.hooks.mlflow_rest import MLflowRestClient
 from airflow_provider_hokusai.hooks.mlflow_webhooks import MLflowWebhookCalls
-from airflow_provider_hokusai.registry.connection import MLflowSettings
+from airflow_provider_hokusai.registry.connection import MLflowSettings, is_remote
 from airflow_provider_hokusai.registry.entities import Page, RegistryVersion, TrackedExperiment, TrackedRun
-from airflow_provider_hokusai.registry.rest import is_remote
+from airflow_provider_hokusai.registry.rest import MLflowRestClient
 from airflow_provider_hokusai.registry.stores import MLflowStores, open_stores, with_credentials
 from airflow_provider_hokusai.utils.connections import connection
 from airflow_provider_hokusai.utils.redaction import mask_connection

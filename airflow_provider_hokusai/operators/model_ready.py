@@ -143,7 +143,8 @@ class ReconcileAnnouncementsOperator(_AnnouncingOperator):
     :param dedup_ttl_seconds: How long the broker-side dedup marker lives (Redis); default from the connection.
     :param publish_retry: Bounded in-task retry of each publish; Airflow's task retries come on top.
     :return: Summary (XCom): versions ``found`` owed an announcement (pending or failed, no receipt),
-        ``published``, ``failed`` (with reasons), ``truncated`` (the ``max_versions`` bound left some for next run).
+        ``published``, ``failed`` (with reasons), ``truncated`` (the ``max_versions`` bound left some for next run),
+        ``settled`` (versions found with a receipt under a stale pending or failed status, now marked published).
     """
 
     template_fields: Sequence[str] = (

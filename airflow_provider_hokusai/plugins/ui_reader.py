@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hokusai.exceptions import HokusaiError, RegistryUnavailableError
 from airflow_provider_hokusai.plugins.ui_rows import VersionPage
-from airflow_provider_hokusai.registry.connection import redact_uri
+from airflow_provider_hokusai.registry.connection import is_remote, redact_uri
 from airflow_provider_hokusai.registry.entities import RegistryVersion
-from airflow_provider_hokusai.registry.rest import is_remote, rest_call
+from airflow_provider_hokusai.registry.rest import rest_call
 from airflow_provider_hokusai.utils.redaction import describe
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class RegistryReader:
 
     def _get(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            body = rest_call(self.hook, self.hook.registry_uri, endpoint, "GET", self.timeout, params=params)
+            body = rest_call(self.hook.settings, self.hook.registry_uri, endpoint, "GET", self.timeout, params=params)
         except HokusaiError:
             raise
         except Exception as exc:

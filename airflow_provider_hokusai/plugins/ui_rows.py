@@ -23,9 +23,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
 from airflow_provider_hokusai.registry.entities import RegistryVersion
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from airflow_provider_hokusai.registry.syntax import name_condition
 from airflow_provider_hokusai.utils.redaction import redact_text
 

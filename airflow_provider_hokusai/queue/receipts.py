@@ -1,28 +1,17 @@
-"""What a publish or a status check reports, and how a receipt is kept on the model version's tags.
+"""What a publish or a status check reports.
 
-Pure values: the queue hooks produce them, the announcer records them in the registry, the health endpoint and the
-operators' XCom show them. One shape each, wherever it travels.
+Pure values: the queue hooks produce them, the announcer records them in the registry
+(:func:`airflow_provider_hokusai.registry.evidence.receipt_tags`), the health endpoint and the operators' XCom show
+them. One shape each, wherever it travels.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-from airflow_provider_hokusai.registry import tags as t
-
-__all__ = [
-    "RECEIPT_FIELDS",
-    "PublishReceipt",
-    "QueueStatus",
-    "Sent",
-    "elapsed_ms",
-    "receipt_from_tags",
-    "receipt_tags",
-]
+__all__ = ["PublishReceipt", "QueueStatus", "Sent", "elapsed_ms"]
 
 
 @dataclass(frozen=True)
@@ -97,55 +86,3 @@ class Sent(NamedTuple):
 
 def elapsed_ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
-
-
-#: The receipt's fields, in the JSON of ``hokusai_announcement_receipt`` and in what :func:`receipt_from_tags` returns.
-RECEIPT_FIELDS = ("message_id", "backend", "queue", "broker_message_id", "published_at")
-# The same fields as separate tags, as earlier builds of the provider wrote them.
-_LEGACY_TAGS = {
-    "message_id": t.ANNOUNCEMENT_MESSAGE_ID,
-    "backend": t.ANNOUNCEMENT_BACKEND,
-    "queue": t.ANNOUNCEMENT_QUEUE,
-    "broker_message_id": t.ANNOUNCEMENT_BROKER_ID,
-    "published_at": t.ANNOUNCED_AT,
-}
-
-
-def receipt_tags(receipt: PublishReceipt, current_tags: Mapping[str, str] | None = None) -> dict[str, str]:
-    """
-    The tags that record ``receipt`` on its model version, in the order they are written (one request each): the
-    receipt as one JSON tag, the earlier failure's reason cleared when ``current_tags`` (the version as read before
-    publishing) has one, and the status last, so the pending index only turns ``published`` once the receipt is in.
-    """
-    recorded = {key: getattr(receipt, key) for key in RECEIPT_FIELDS}
-    written = {t.ANNOUNCEMENT_RECEIPT: json.dumps(recorded, separators=(",", ":"), sort_keys=True)}
-    if (current_tags or {}).get(t.ANNOUNCEMENT_ERROR):
-        written[t.ANNOUNCEMENT_ERROR] = ""
-    return written | {t.ANNOUNCEMENT_STATUS: t.ANNOUNCEMENT_PUBLISHED}
-
-
-def _json_receipt(text: str | None) -> dict[str, Any] | None:
-    try:
-        found = json.loads(text or "")
-    except ValueError:
-        return None
-    if not isinstance(found, dict) or not (found.get("message_id") and found.get("published_at")):
-        return None
-    return {key: found.get(key) or None for key in RECEIPT_FIELDS}
-
-
-def receipt_from_tags(version_tags: Mapping[str, str]) -> dict[str, Any] | None:
-    """
-    The receipt recorded on a version by an earlier successful announcement, if any: the JSON tag
-    ``hokusai_announcement_receipt``, or the separate tags earlier builds wrote (complete once
-    ``hokusai_announced_at`` and the message id are there).
-
-    A receipt counts whatever the status tag reads since: a crash between the receipt and the status, or a failure
-    recorded by a worker racing a successful one, must not make a published version look unannounced.
-    """
-    found = _json_receipt(version_tags.get(t.ANNOUNCEMENT_RECEIPT))
-    if found is not None:
-        return found
-    if not (version_tags.get(t.ANNOUNCED_AT) and version_tags.get(t.ANNOUNCEMENT_MESSAGE_ID)):
-        return None
-    return {key: version_tags.get(tag) or None for key, tag in _LEGACY_TAGS.items()}

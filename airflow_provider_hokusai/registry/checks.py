@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from airflow_provider_hokusai.registry.rest import is_remote, rest_call
+from airflow_provider_hokusai.registry.connection import is_remote
+from airflow_provider_hokusai.registry.rest import rest_call
 
 if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
@@ -40,14 +41,20 @@ def probe_mlflow(hook: MLflowHook) -> None:
     budget = MLFLOW_BUDGET_SECONDS
     if is_remote(settings.tracking_uri):
         rest_call(
-            hook, settings.tracking_uri, _EXPERIMENTS_SEARCH, "POST", budget, deadline=deadline, json={"max_results": 1}
+            settings,
+            settings.tracking_uri,
+            _EXPERIMENTS_SEARCH,
+            "POST",
+            budget,
+            deadline=deadline,
+            json={"max_results": 1},
         )
     else:
         hook.search_experiments(max_results=1)
     if is_remote(settings.registry_uri):
         params = {"max_results": 1}
         rest_call(
-            hook, settings.registry_uri, _REGISTERED_MODELS_SEARCH, "GET", budget, deadline=deadline, params=params
+            settings, settings.registry_uri, _REGISTERED_MODELS_SEARCH, "GET", budget, deadline=deadline, params=params
         )
     else:
         hook.search_registered_models(max_results=1)

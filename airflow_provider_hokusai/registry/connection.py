@@ -28,6 +28,7 @@ __all__ = [
     "MLflowExtra",
     "MLflowSettings",
     "Text",
+    "is_remote",
     "provider_connection_type",
     "redact_uri",
     "ui_field_behaviour",
@@ -37,6 +38,12 @@ _CONN_TYPE = "mlflow"
 #: The ``mlflow`` connection the hook, the operators and the sensor use when none is named.
 DEFAULT_CONN_ID = "mlflow_default"
 REMOTE_SCHEMES = ("http", "https")
+
+
+def is_remote(uri: str) -> bool:
+    """Whether ``uri`` is reached over http(s) (else a local store the hook opens)."""
+    return urlsplit(uri).scheme in REMOTE_SCHEMES
+
 
 _RELABELING = {
     "host": "Host or tracking URI",
@@ -223,8 +230,7 @@ class MLflowSettings(BaseModel):
         """Base URL of the MLflow UI: extra ``ui_url``, else an http(s) tracking URI, else None."""
         if self.extra.ui_url:
             return self.extra.ui_url.rstrip("/")
-        remote = urlsplit(self.tracking_uri).scheme in REMOTE_SCHEMES
-        return redact_uri(self.tracking_uri).rstrip("/") if remote else None
+        return redact_uri(self.tracking_uri).rstrip("/") if is_remote(self.tracking_uri) else None
 
     def http_auth(self, environ: Mapping[str, str] = os.environ) -> HttpAuth | None:
         """

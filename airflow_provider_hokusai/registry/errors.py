@@ -21,7 +21,7 @@ ALREADY_EXISTS_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"})
 def error_code(exc: BaseException) -> str | None:
     """
     MLflow's ``error_code`` of a failure: from MLflow's exception, or from the answer a ``requests.HTTPError`` of
-    :class:`~airflow_provider_hokusai.hooks.mlflow_rest.MLflowRestClient` carries; None for any other failure.
+    :class:`~airflow_provider_hokusai.registry.rest.MLflowRestClient` carries; None for any other failure.
     """
     code = getattr(exc, "error_code", None)
     response = getattr(exc, "response", None)

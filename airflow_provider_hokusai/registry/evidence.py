@@ -1,4 +1,6 @@
-"""The validation evidence a model version carries: one definition of the tags, whoever validated the version.
+"""What a model version carries: its validation evidence, the pending mark and its announcement's receipt, as tags.
+
+One definition of each set of tags, whoever validated or announced the version.
 
 ``RegisterModelOperator`` (a training DAG's registration) and
 :mod:`airflow_provider_hokusai.announcement.candidates` (versions registered anywhere, reached through MLflow webhooks
@@ -8,15 +10,19 @@ or discovery) both write these tags, and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_hokusai.exceptions import InvalidInputError
 from airflow_provider_hokusai.gate.baseline import BaselineEvidence
 from airflow_provider_hokusai.messages.model_ready import MAX_TAG_VALUE_LENGTH
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags
 
-__all__ = ["evidence_tags", "with_pending_mark"]
+if TYPE_CHECKING:
+    from airflow_provider_hokusai.queue.receipts import PublishReceipt
+
+__all__ = ["RECEIPT_FIELDS", "evidence_tags", "receipt_from_tags", "receipt_tags", "with_pending_mark"]
 
 
 def evidence_tags(
@@ -64,3 +70,55 @@ def with_pending_mark(version_tags: Mapping[str, str], current_tags: Mapping[str
     if not current_tags.get(tags.ANNOUNCEMENT_STATUS) and receipt_from_tags(current_tags) is None:
         marked[tags.ANNOUNCEMENT_STATUS] = tags.ANNOUNCEMENT_PENDING
     return marked
+
+
+#: The receipt's fields, in the JSON of ``hokusai_announcement_receipt`` and in what :func:`receipt_from_tags` returns.
+RECEIPT_FIELDS = ("message_id", "backend", "queue", "broker_message_id", "published_at")
+# The same fields as separate tags, as earlier builds of the provider wrote them.
+_LEGACY_TAGS = {
+    "message_id": tags.ANNOUNCEMENT_MESSAGE_ID,
+    "backend": tags.ANNOUNCEMENT_BACKEND,
+    "queue": tags.ANNOUNCEMENT_QUEUE,
+    "broker_message_id": tags.ANNOUNCEMENT_BROKER_ID,
+    "published_at": tags.ANNOUNCED_AT,
+}
+
+
+def receipt_tags(receipt: PublishReceipt, current_tags: Mapping[str, str] | None = None) -> dict[str, str]:
+    """
+    The tags that record ``receipt`` on its model version, in the order they are written (one request each): the
+    receipt as one JSON tag, the earlier failure's reason cleared when ``current_tags`` (the version as read before
+    publishing) has one, and the status last, so the pending index only turns ``published`` once the receipt is in.
+    """
+    recorded = {key: getattr(receipt, key) for key in RECEIPT_FIELDS}
+    written = {tags.ANNOUNCEMENT_RECEIPT: json.dumps(recorded, separators=(",", ":"), sort_keys=True)}
+    if (current_tags or {}).get(tags.ANNOUNCEMENT_ERROR):
+        written[tags.ANNOUNCEMENT_ERROR] = ""
+    return written | {tags.ANNOUNCEMENT_STATUS: tags.ANNOUNCEMENT_PUBLISHED}
+
+
+def _json_receipt(text: str | None) -> dict[str, Any] | None:
+    try:
+        found = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or not (found.get("message_id") and found.get("published_at")):
+        return None
+    return {key: found.get(key) or None for key in RECEIPT_FIELDS}
+
+
+def receipt_from_tags(version_tags: Mapping[str, str]) -> dict[str, Any] | None:
+    """
+    The receipt recorded on a version by an earlier successful announcement, if any: the JSON tag
+    ``hokusai_announcement_receipt``, or the separate tags earlier builds wrote (complete once
+    ``hokusai_announced_at`` and the message id are there).
+
+    A receipt counts whatever the status tag reads since: a crash between the receipt and the status, or a failure
+    recorded by a worker racing a successful one, must not make a published version look unannounced.
+    """
+    found = _json_receipt(version_tags.get(tags.ANNOUNCEMENT_RECEIPT))
+    if found is not None:
+        return found
+    if not (version_tags.get(tags.ANNOUNCED_AT) and version_tags.get(tags.ANNOUNCEMENT_MESSAGE_ID)):
+        return None
+    return {key: version_tags.get(tag) or None for key, tag in _LEGACY_TAGS.items()}

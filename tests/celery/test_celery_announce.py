@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from hokusai_testkit.celery_stack import CeleryStack
 from hokusai_testkit.mlflow import MLflowServer, create_run, running_mlflow_server, unique, validated_tags
 from hokusai_testkit.postgres import own_database

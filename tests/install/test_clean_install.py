@@ -33,8 +33,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from hokusai_testkit.airflow import AirflowDeployment
 from hokusai_testkit.matrix import build_wheel, lock_pins, locked_virtualenv
 from hokusai_testkit.mlflow import MLflowServer, create_run, running_mlflow_server, unique, validated_tags

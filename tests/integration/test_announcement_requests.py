@@ -15,8 +15,8 @@ import pytest
 from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer, VersionRef
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
-from airflow_provider_hokusai.queue.receipts import RECEIPT_FIELDS, receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import RECEIPT_FIELDS, receipt_from_tags
 from hokusai_testkit.http_count import CountingProxy
 from tests.fixtures.mlflow import MLflowServer, registered_version, validated_tags
 

@@ -19,8 +19,8 @@ from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.hooks.redis import RedisQueueHook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import ReconcileAnnouncementsOperator
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from hokusai_testkit.mlflow import MLflowServer, create_run, registered_version, unique, validated_tags
 from hokusai_testkit.ports import free_port
 from hokusai_testkit.redis import RedisProcess

@@ -26,9 +26,9 @@ from airflow_provider_hokusai.cli.reconcile import main
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from tests.fixtures.mlflow import MLflowServer, registered_version, validated_tags
 from tests.fixtures.redis import RedisProcess
 

@@ -34,9 +34,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.queue.settings import DEFAULT_QUEUE
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from hokusai_testkit.airflow import AirflowDeployment
 from hokusai_testkit.matrix import CELLS, Cell, build_wheel, cell_virtualenv, installed_versions, site_packages_size
 from hokusai_testkit.mlflow import MLflowServer, create_run, running_mlflow_server, unique

@@ -24,9 +24,9 @@ import httpx
 import pytest
 
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import events as wh
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from tests.fixtures.mlflow import MLflowServer, create_run, running_mlflow_server, unique
 from tests.fixtures.ports import free_port, wait_for_port
 from tests.fixtures.redis import RedisProcess

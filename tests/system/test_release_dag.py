@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from tests.fixtures.mlflow import MLflowServer, log_sklearn_candidate, unique
 from tests.fixtures.redis import RedisProcess
 from tests.fixtures.sqs import SqsQueues

@@ -162,16 +162,25 @@ def test_every_public_module_declares_its_public_names() -> None:
 # Every dotted path that starts with the package name, in the texts a user or Airflow reads.
 _DOTTED = re.compile(rf"\b{NAME}(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _SLASHED = re.compile(rf"\b{NAME}(?:/[A-Za-z_][A-Za-z0-9_]*)+(?:\.py|/)")
+# The short form the docs use for the package's own modules: `hooks/mlflow_stores.MLflowStoreHook`, `queue/retry.py`.
+_ROOMS = sorted({path.parent.name for path in PACKAGE.glob("*/__init__.py")})
+_SHORT = re.compile(rf"`((?:{'|'.join(_ROOMS)})(?:/[a-z_]+)+)(?:\.py)?((?:\.[A-Za-z_][A-Za-z0-9_]*)*)`")
+
+
+def _paths_in(text: str) -> Iterator[str]:
+    yield from (match.group(0) for match in _DOTTED.finditer(text))
+    yield from (match.group(0) for match in _SLASHED.finditer(text))
+    for match in _SHORT.finditer(text):
+        short = match.group(1)
+        if not (REPO / f"{short}.py").exists():  # the repository's own example DAGs folder is dags/ too
+            yield f"{NAME}.{short.replace('/', '.')}{match.group(2)}"
 
 
 def named_paths() -> Iterator[tuple[str, str]]:
     texts = [REPO / "README.md", REPO / "pyproject.toml", *sorted((REPO / "docs").glob("*.md"))]
     texts += sorted((REPO / "dags").rglob("*.py"))
     for text in texts:
-        for match in _DOTTED.finditer(text.read_text()):
-            yield str(text.relative_to(REPO)), match.group(0)
-        for match in _SLASHED.finditer(text.read_text()):
-            yield str(text.relative_to(REPO)), match.group(0)
+        yield from ((str(text.relative_to(REPO)), path) for path in _paths_in(text.read_text()))
 
     def walk(value: object) -> Iterator[str]:
         if isinstance(value, str):
@@ -210,8 +219,78 @@ def test_the_path_walk_reads_every_kind_of_text() -> None:
     assert "get_provider_info" in sources and "README.md" in sources
     assert any(source.startswith("docs/") for source in sources)
     assert not resolves(f"{NAME}.no_such_module.Thing") and not resolves(f"{NAME}/no_such.py")
+    short = list(_paths_in("`hooks/mlflow_stores.MLflowStoreHook`, `queue/retry.py`, `hooks/gone.Client`"))
+    assert short == [f"{NAME}.hooks.mlflow_stores.MLflowStoreHook", f"{NAME}.queue.retry", f"{NAME}.hooks.gone.Client"]
+    assert not resolves(short[2])
 
 
 @pytest.mark.parametrize(("source", "path"), sorted(set(named_paths())))
 def test_every_named_import_path_resolves(source: str, path: str) -> None:
     assert resolves(path), f"{source} names {path}, which does not exist"
+
+
+def room_of(module: str) -> str | None:
+    """``hooks`` for ``<package>.hooks.redis``, ``signing`` for the root module ``<package>.signing``; None for the
+    package's own ``__init__``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def documented_rooms(text: str) -> list[tuple[set[str], set[str]]]:
+    """The rooms table of docs/architecture.md, bottom up: each row's rooms and the rooms it says they import."""
+    section = text.split("## The rooms", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    table = []
+    for row in rows:
+        rooms_cell, _, imports_cell = (cell.strip() for cell in row.strip("|").split(" | "))
+        rooms = {name.rstrip("/") for name in re.findall(r"`([^`]+)`", rooms_cell)}
+        table.append((rooms, set(re.findall(r"`([^`]+)`", imports_cell))))
+    return table
+
+
+def room_imports() -> dict[str, set[str]]:
+    """Which rooms each room's modules import when they run."""
+    found: dict[str, set[str]] = {}
+    for module in MODULES:
+        room = room_of(module)
+        if room is None:
+            continue
+        targets = {room_of(target) for target in runtime_imports(module)} - {room, None}
+        found.setdefault(room, set()).update(t for t in targets if t is not None)
+    return found
+
+
+def layering_errors(table: list[tuple[set[str], set[str]]], actual: dict[str, set[str]]) -> list[str]:
+    errors = []
+    listed = set().union(*(rooms for rooms, _ in table))
+    errors += [f"room {room} is not in the table" for room in sorted(set(actual) - listed)]
+    below: set[str] = set()
+    for rooms, documented in table:
+        imported = set().union(*(actual.get(room, set()) for room in rooms)) - rooms
+        if imported != documented:
+            errors.append(f"{sorted(rooms)} import {sorted(imported)}, the table says {sorted(documented)}")
+        errors += [f"{sorted(rooms)} import {room}, which is not above them" for room in sorted(documented - below)]
+        below |= rooms
+    return errors
+
+
+def test_the_rooms_import_only_the_rooms_above_them_as_the_architecture_page_says() -> None:
+    table = documented_rooms((REPO / "docs" / "architecture.md").read_text())
+    assert len(table) >= 10, "the rooms table was not found"
+    assert layering_errors(table, room_imports()) == []
+
+
+def test_the_layering_check_finds_an_upward_import_and_a_stale_row() -> None:
+    table = [({"utils", "exceptions"}, set()), ({"gate"}, {"utils"}), ({"hooks"}, {"gate"})]
+    assert layering_errors(table, {"utils": {"exceptions"}, "gate": {"utils"}, "hooks": {"gate"}}) == []
+    upward = layering_errors(table, {"gate": {"utils", "hooks"}, "hooks": {"gate"}})
+    assert upward == ["['gate'] import ['hooks', 'utils'], the table says ['utils']"]
+    inverted = [({"utils", "exceptions"}, set()), ({"gate"}, {"hooks"}), ({"hooks"}, {"gate"})]
+    assert "['gate'] import hooks, which is not above them" in layering_errors(
+        inverted, {"gate": {"hooks"}, "hooks": {"gate"}}
+    )
+    assert layering_errors(table, {"cli": {"hooks"}}) == [
+        "room cli is not in the table",
+        "['gate'] import [], the table says ['utils']",
+        "['hooks'] import [], the table says ['gate']",
+    ]

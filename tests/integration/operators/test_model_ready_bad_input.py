@@ -28,9 +28,9 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, build_model_ready_message
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.queue.redis_client import close_shared_pools
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version
 from tests.fixtures.mlflow import validated_tags as shared_validated_tags
 from tests.fixtures.ports import free_port

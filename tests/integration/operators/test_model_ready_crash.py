@@ -22,8 +22,8 @@ from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 from airflow_provider_hokusai.hooks.queue import get_queue_hook
 from airflow_provider_hokusai.messages import ModelReadyToDeployMessage, message_id_for
 from airflow_provider_hokusai.operators.model_ready import PublishModelReadyOperator
-from airflow_provider_hokusai.queue.receipts import receipt_from_tags
 from airflow_provider_hokusai.registry import tags as t
+from airflow_provider_hokusai.registry.evidence import receipt_from_tags
 from tests.conftest import REPO_ROOT
 from tests.fixtures.mlflow import MLflowServer, RecordingTI, registered_version, validated_tags
 from tests.fixtures.sqs import SqsQueues
@@ -157,3 +157,75 @@ def test_sqs_crash_between_publish_and_receipt(fifo: bool, mlflow_conn: MLflowSe
     else:
         # A standard queue has no deduplication: the retry's copy arrives too, and the consumer spots it by id.
         assert ids == [message_id, message_id]
+
+
+# The same worker, killed one request later: the receipt tag is in MLflow, the status tag never is.
+WORKER_AFTER_RECEIPT = WORKER.replace(
+    "ModelReadyAnnouncer._record_receipt = die",
+    """from airflow_provider_hokusai.hooks.mlflow_stores import MLflowStoreHook
+from airflow_provider_hokusai.registry import tags as t
+
+set_tag = MLflowStoreHook.set_model_version_tag
+
+def die_before_status(self, name, version, key, value):
+    if key == t.ANNOUNCEMENT_STATUS and value == t.ANNOUNCEMENT_PUBLISHED:
+        print("published", "receipt-only", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    set_tag(self, name, version, key, value)
+
+MLflowStoreHook.set_model_version_tag = die_before_status""",
+)
+
+
+def crash_after_receipt(name: str, version: str, conn_id: str) -> dict[str, str]:
+    """Run the worker to its death between the receipt tag and the status tag; returns the version's tags."""
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_AFTER_RECEIPT, name, version, conn_id, ""],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=os.environ.copy(),
+        timeout=180,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+    assert "published receipt-only" in done.stdout and "receipt recorded" not in done.stdout
+    tags = version_tags(name, version)
+    assert receipt_from_tags(tags) is not None
+    assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PENDING  # still in the pending index
+    return tags
+
+
+def pending_versions(name: str) -> list[str]:
+    found = MLflowHook().search_model_versions(
+        f"name = '{name}' AND tags.`{t.ANNOUNCEMENT_STATUS}` = '{t.ANNOUNCEMENT_PENDING}'", max_results=10
+    )
+    return [str(v.version) for v in found]
+
+
+@pytest.mark.parametrize("recovery", ["retry", "reconcile"])
+def test_a_crash_between_receipt_and_status_leaves_the_pending_index_on_the_next_look(
+    recovery: str, mlflow_conn: MLflowServer, redis_queue_conn: str, redis_server: Any
+) -> None:
+    name, version = validated_version(mlflow_conn)
+    crash_after_receipt(name, version, redis_queue_conn)
+    assert pending_versions(name) == [version]
+
+    if recovery == "retry":
+        assert retry(name, version, redis_queue_conn)["outcome"] == "already_published"
+    else:
+        summary = reconcile(name, redis_queue_conn)
+        assert (summary["found"], summary["published"], summary["settled"]) == (0, 0, 1)
+
+    assert_receipt(name, version, message_id_for(name, version))
+    assert pending_versions(name) == []
+    # Settled once: the next reconciliation finds nothing to read, write or publish.
+    assert reconcile(name, redis_queue_conn) | {"results": []} == {
+        "found": 0,
+        "published": 0,
+        "failed": [],
+        "results": [],
+        "truncated": False,
+        "settled": 0,
+    }
+    assert len(redis_bodies(redis_server)) == 1

@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-from airflow_provider_hokusai.hooks.mlflow_rest import MLflowRestClient
 from airflow_provider_hokusai.registry.connection import HttpAuth
 from airflow_provider_hokusai.registry.errors import is_not_found
+from airflow_provider_hokusai.registry.rest import MLflowRestClient
 from hokusai_testkit.mlflow import MLflowServer, create_run, registered_version, unique, validated_tags
 
 pytestmark = pytest.mark.integration
