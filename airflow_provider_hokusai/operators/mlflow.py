@@ -19,10 +19,26 @@ if TYPE_CHECKING:
     from airflow_provider_hokusai.hooks.mlflow import MLflowHook
     from airflow_provider_hokusai.registry.registration import ModelRegistration
 
-__all__ = ["RegisterModelOperator"]
+__all__ = ["MLflowHookMixin", "RegisterModelOperator"]
 
 
-class RegisterModelOperator(BaseOperator):
+class MLflowHookMixin:
+    """
+    What every task over an ``mlflow`` connection shares: its ``mlflow_conn_id`` and the hook built from it (as the
+    amazon provider's ``AwsBaseHookMixin`` does for ``aws_conn_id``).
+    """
+
+    mlflow_conn_id: str
+
+    @property
+    def hook(self) -> MLflowHook:
+        """A hook on ``mlflow_conn_id`` (imported here: a DAG file that imports the task parses without it)."""
+        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
+
+        return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
+
+
+class RegisterModelOperator(MLflowHookMixin, BaseOperator):
     """
     Register a validated candidate under a registered model name, exactly once, with the Hokusai tags.
 
@@ -93,13 +109,6 @@ class RegisterModelOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
         self.await_ready_timeout = await_ready_timeout
         self.ready_poll_interval = ready_poll_interval
-
-    @property
-    def hook(self) -> MLflowHook:
-        # Imported here: a DAG file that imports the operator parses without the hook's modules.
-        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-
-        return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
 
     def registration(self) -> ModelRegistration:
         """

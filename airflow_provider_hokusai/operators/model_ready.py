@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_hokusai.exceptions import ReconciliationIncompleteError
 from airflow_provider_hokusai.links import MODEL_VERSION_URL_XCOM_KEY, MLflowModelVersionLink
+from airflow_provider_hokusai.operators.mlflow import MLflowHookMixin
 from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["PublishModelReadyOperator", "ReconcileAnnouncementsOperator"]
 
 
-class _AnnouncingOperator(BaseOperator):
+class _AnnouncingOperator(MLflowHookMixin, BaseOperator):
     """What both announcing operators share: the two hooks and the announcer built from them."""
 
     def __init__(
@@ -43,7 +44,6 @@ class _AnnouncingOperator(BaseOperator):
     def _announcer(self) -> ModelReadyAnnouncer:
         # Imported here: a DAG file that imports the operators parses without the announcement path's modules.
         from airflow_provider_hokusai.announcement.announcer import ModelReadyAnnouncer
-        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
         from airflow_provider_hokusai.hooks.queue import get_queue_hook
 
         queue_hook = get_queue_hook(
@@ -52,7 +52,7 @@ class _AnnouncingOperator(BaseOperator):
             retry=self.publish_retry,
             dedup_ttl_seconds=self.dedup_ttl_seconds,
         )
-        return ModelReadyAnnouncer(MLflowHook(mlflow_conn_id=self.mlflow_conn_id), queue_hook)
+        return ModelReadyAnnouncer(self.hook, queue_hook)
 
 
 class PublishModelReadyOperator(_AnnouncingOperator):

@@ -17,6 +17,7 @@ from airflow_provider_hokusai.gate.baseline import (
     FailureKind,
 )
 from airflow_provider_hokusai.gate.check import check_baseline
+from airflow_provider_hokusai.operators.mlflow import MLflowHookMixin
 from airflow_provider_hokusai.registry.connection import DEFAULT_CONN_ID
 from airflow_provider_hokusai.utils.compat import conf
 from airflow_provider_hokusai.utils.metrics import BASELINE_FAILED, BASELINE_PASSED, metric_tag_value
@@ -25,12 +26,11 @@ from airflow_provider_hokusai.utils.validation import validate_attributes
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_hokusai.hooks.mlflow import MLflowHook
 
 __all__ = ["MLflowBaselineSensor"]
 
 
-class MLflowBaselineSensor(BaseSensorOperator):
+class MLflowBaselineSensor(MLflowHookMixin, BaseSensorOperator):
     """
     Wait for an MLflow run to finish, then succeed only if its metric beats the baseline.
 
@@ -114,13 +114,6 @@ class MLflowBaselineSensor(BaseSensorOperator):
         self.min_improvement_mode = min_improvement_mode
         self.mlflow_conn_id = mlflow_conn_id
         self.deferrable = deferrable
-
-    @property
-    def hook(self) -> MLflowHook:
-        # Imported here, as the trigger is: a DAG file that imports the sensor parses without the hook's modules.
-        from airflow_provider_hokusai.hooks.mlflow import MLflowHook
-
-        return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
 
     def criteria(self) -> BaselineCriteria:
         """The rendered arguments, checked: every problem is reported at once, before anything is queried."""
