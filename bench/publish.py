@@ -119,7 +119,7 @@ def bench_sqs(rounds: int, block: int) -> dict[str, Any]:
     endpoint = f"http://127.0.0.1:{port}"
     with moto_server(port):
         credentials = {"aws_access_key_id": "bench-access-key", "aws_secret_access_key": "bench-secret-key"}
-        conn = {
+        conn: dict[str, Any] = {
             "conn_type": "aws",
             "login": credentials["aws_access_key_id"],
             "password": credentials["aws_secret_access_key"],

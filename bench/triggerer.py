@@ -89,7 +89,7 @@ def counting_requests() -> Iterator[dict[str, int]]:
             counter[path] = counter.get(path, 0) + 1
         return original(session, request, **kwargs)
 
-    requests.Session.send = counted  # type: ignore[method-assign]
+    requests.Session.send = counted  # type: ignore[method-assign,assignment]
     try:
         yield counter
     finally:
@@ -225,7 +225,7 @@ def timing_looks() -> Iterator[list[tuple[float, float]]]:
         yield from original(self, *args)
         timed.append((time.thread_time() - cpu, time.monotonic() - wall))
 
-    BatchedLooks.__call__ = timed_call  # type: ignore[method-assign]
+    BatchedLooks.__call__ = timed_call  # type: ignore[method-assign,assignment]
     try:
         yield timed
     finally:
@@ -422,7 +422,7 @@ def calls_per_look(tracking_uri: str) -> dict[str, int]:
     model, version, _ = registered_version(tracking_uri, validated_tags(), "bench-look")
     client.set_registered_model_alias(model, "champion", version)
     alias = {"baseline_model_name": model, "baseline_alias": "champion"}
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "pending": {"run_id": running, "baseline_value": 0.9},
         "decided_value": {"run_id": done, "baseline_value": 0.9},
         "decided_alias": {"run_id": done, **alias},

@@ -84,7 +84,7 @@ def _pop_sqs(conn: dict[str, Any]) -> list[str]:
         aws_secret_access_key=conn["password"],
     )
     url = sqs.get_queue_url(QueueName=FIFO_QUEUE)["QueueUrl"]
-    bodies = []
+    bodies: list[str] = []
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         if not got.get("Messages"):
