@@ -63,10 +63,10 @@ def validated_version(server: MLflowServer) -> tuple[str, str]:
     return name, version
 
 
-def crash_worker(name: str, version: str, conn_id: str, queue: str = "") -> str:
-    """Run the worker to its death; returns the message id it published."""
+def run_to_death(worker: str, name: str, version: str, conn_id: str, queue: str = "") -> str:
+    """Run ``worker`` until it SIGKILLs itself, before its receipt is recorded; returns what it printed."""
     done = subprocess.run(
-        [sys.executable, "-c", WORKER, name, version, conn_id, queue],
+        [sys.executable, "-c", worker, name, version, conn_id, queue],
         check=False,
         capture_output=True,
         text=True,
@@ -76,8 +76,14 @@ def crash_worker(name: str, version: str, conn_id: str, queue: str = "") -> str:
     )
     assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
     assert "receipt recorded" not in done.stdout
-    published = [line for line in done.stdout.splitlines() if line.startswith("published ")]
-    assert len(published) == 1, done.stdout
+    return done.stdout
+
+
+def crash_worker(name: str, version: str, conn_id: str, queue: str = "") -> str:
+    """Run the worker to its death; returns the message id it published."""
+    stdout = run_to_death(WORKER, name, version, conn_id, queue)
+    published = [line for line in stdout.splitlines() if line.startswith("published ")]
+    assert len(published) == 1, stdout
     return published[0].split()[1]
 
 
@@ -179,17 +185,7 @@ MLflowStoreHook.set_model_version_tag = die_before_status""",
 
 def crash_after_receipt(name: str, version: str, conn_id: str) -> dict[str, str]:
     """Run the worker to its death between the receipt tag and the status tag; returns the version's tags."""
-    done = subprocess.run(
-        [sys.executable, "-c", WORKER_AFTER_RECEIPT, name, version, conn_id, ""],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=os.environ.copy(),
-        timeout=180,
-    )
-    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
-    assert "published receipt-only" in done.stdout and "receipt recorded" not in done.stdout
+    assert "published receipt-only" in run_to_death(WORKER_AFTER_RECEIPT, name, version, conn_id)
     tags = version_tags(name, version)
     assert receipt_from_tags(tags) is not None
     assert tags[t.ANNOUNCEMENT_STATUS] == t.ANNOUNCEMENT_PENDING  # still in the pending index
